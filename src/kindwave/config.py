@@ -1,0 +1,146 @@
+"""One typed, fail-loud loader for every setting Kindwave reads from the environment.
+
+Every setting is a ``KINDWAVE_*`` variable (plus the conventional ``DATABASE_URL``).
+A value that does not parse stops the process at start-up with the variable's
+name and the reason, rather than running with a silently wrong default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(Exception):
+    """A setting in the environment is missing or malformed."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+# Only used outside production: a fixed key would let anyone forge sessions.
+INSECURE_DEV_SECRET = "kindwave-insecure-development-key-do-not-use-in-production"  # noqa: S105
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected one of true/false, 1/0, yes/no, on/off")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Config:
+    debug: bool
+    secret_key: str
+    data_dir: Path
+    database_url: str
+    allowed_hosts: list[str]
+    csrf_trusted_origins: list[str]
+    time_zone: str
+    email_backend: str
+    default_from_email: str
+    site_url: str
+    login_failure_limit: int
+    login_cooloff_minutes: int
+    host_network_plmn: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "kindwave.sqlite3"
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the whole configuration; raise ConfigError on the first bad value."""
+    env = os.environ if env is None else env
+    debug = _bool(env, "KINDWAVE_DEBUG", default=False)
+
+    secret_key = env.get("KINDWAVE_SECRET_KEY", "")
+    if not secret_key:
+        if not debug:
+            raise ConfigError(
+                "KINDWAVE_SECRET_KEY is required when KINDWAVE_DEBUG is off "
+                "(set KINDWAVE_DEBUG=true for a local demo)"
+            )
+        secret_key = INSECURE_DEV_SECRET
+    elif len(secret_key) < 32:
+        raise ConfigError("KINDWAVE_SECRET_KEY: must be at least 32 characters long")
+
+    data_dir = Path(env.get("KINDWAVE_DATA_DIR", "var")).expanduser().resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kindwave.sqlite3'}"
+    if not database_url.startswith(("sqlite:", "postgres:", "postgresql:", "postgis:")):
+        raise ConfigError(
+            f"DATABASE_URL={database_url!r}: only sqlite:// and postgres:// are supported"
+        )
+
+    time_zone = env.get("KINDWAVE_TIME_ZONE", "Europe/London")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"KINDWAVE_TIME_ZONE={time_zone!r}: not an IANA time zone") from None
+
+    email_backend = {
+        "console": "django.core.mail.backends.console.EmailBackend",
+        "smtp": "django.core.mail.backends.smtp.EmailBackend",
+        "memory": "django.core.mail.backends.locmem.EmailBackend",
+        "file": "django.core.mail.backends.filebased.EmailBackend",
+    }.get(env.get("KINDWAVE_EMAIL_BACKEND", "console"))
+    if email_backend is None:
+        raise ConfigError(
+            "KINDWAVE_EMAIL_BACKEND: expected one of console, smtp, memory, file"
+        )
+
+    plmn = env.get("KINDWAVE_HOST_NETWORK_PLMN", "234-15")
+    parts = plmn.split("-")
+    if len(parts) != 2 or not (
+        len(parts[0]) == 3 and parts[0].isdigit() and len(parts[1]) in (2, 3) and parts[1].isdigit()
+    ):
+        raise ConfigError(
+            f"KINDWAVE_HOST_NETWORK_PLMN={plmn!r}: expected MCC-MNC, e.g. 234-15"
+        )
+
+    site_url = env.get("KINDWAVE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return Config(
+        debug=debug,
+        secret_key=secret_key,
+        data_dir=data_dir,
+        database_url=database_url,
+        allowed_hosts=_list(env, "KINDWAVE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
+        csrf_trusted_origins=_list(env, "KINDWAVE_CSRF_TRUSTED_ORIGINS", []),
+        time_zone=time_zone,
+        email_backend=email_backend,
+        default_from_email=env.get("KINDWAVE_FROM_EMAIL", "Kindwave <hello@kindwave.invalid>"),
+        site_url=site_url,
+        login_failure_limit=_int(env, "KINDWAVE_LOGIN_FAILURE_LIMIT", 5, minimum=1),
+        login_cooloff_minutes=_int(env, "KINDWAVE_LOGIN_COOLOFF_MINUTES", 15, minimum=1),
+        host_network_plmn=plmn,
+    )
