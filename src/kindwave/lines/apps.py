@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LinesConfig(AppConfig):
+    name = "kindwave.lines"
+    verbose_name = _("Lines and plans")
