@@ -1,0 +1,51 @@
+# Kindwave — the two commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export KINDWAVE_DATA_DIR ?= $(CURDIR)/var
+DEMO_ENV := KINDWAVE_DEBUG=true
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup demo serve test lint types unit bench messages clean
+
+## setup: create the virtualenv, install pinned dependencies, compile translations
+setup: $(VENV)/.installed messages
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kindwave needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## messages: compile the French (and English) translations (no GNU gettext needed)
+messages: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d src/kindwave/locale -D django --statistics 2>&1 | tail -n 2
+
+## demo: set up, load the demo operator (catalogues, causes, ~1,000 simulated subscribers) and serve it
+demo: setup
+	$(DEMO_ENV) $(BIN)/kindwave demo
+	$(DEMO_ENV) $(BIN)/kindwave serve --host $(HOST) --port $(PORT)
+
+serve: setup
+	$(DEMO_ENV) $(BIN)/kindwave serve --host $(HOST) --port $(PORT)
+
+## test: lint, types and the whole test suite (CI=true adds PostgreSQL and browser tests)
+test: setup lint types unit
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(VENV)/.installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: setup
+	$(BIN)/python benchmarks/simulate.py
+
+clean:
+	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache

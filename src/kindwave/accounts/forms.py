@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import available_timezones
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from kindwave.accounts.models import User
+
+COMMON_TIME_ZONES = [
+    "Europe/London",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    others = sorted(available_timezones() - set(COMMON_TIME_ZONES))
+    return [(tz, tz.replace("_", " ")) for tz in COMMON_TIME_ZONES + others]
+
+
+class SignupForm(BaseUserCreationForm):  # type: ignore[type-arg]
+    """Sign-up: e-mail, name, password (validated), language and time zone.
+
+    A duplicate e-mail is *not* reported here: telling a stranger that an address has
+    an account would leak who our subscribers are. The view sends that address a
+    notice instead, and shows the same "check your inbox" page.
+    """
+
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+
+    class Meta:
+        model = User
+        fields = ("email", "full_name", "language", "time_zone")
+        labels = {"email": _("E-mail address"), "full_name": _("Full name")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["full_name"].required = True
+        self.fields["email"].widget.attrs.update(autocomplete="email", autofocus=True)
+        self.fields["full_name"].widget.attrs.update(autocomplete="name")
+
+    def validate_unique(self) -> None:
+        # Duplicates are handled by the view without revealing them (see class docstring).
+        return
+
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("E-mail address"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+
+
+class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+
+    class Meta:
+        model = User
+        fields = ("full_name", "language", "time_zone")
+        labels = {"full_name": _("Full name")}

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kindwave.causes import services
+from kindwave.causes.models import Cause
+
+
+@admin.register(Cause)
+class CauseAdmin(admin.ModelAdmin[Cause]):
+    list_display = ["name", "country", "registration_number", "verified_at"]
+    list_filter = ["country", ("verified_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "registration_number", "slug"]
+    readonly_fields = ["organisation", "verified_at", "verified_by", "created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["verify", "withdraw"]
+
+    @admin.action(description=_("Verify the selected causes"))
+    def verify(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:
+        for cause in queryset:
+            services.verify_cause(cause, by=request.user)  # type: ignore[arg-type]
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d cause verified.", "%(count)d causes verified.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Withdraw verification"))
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:
+        for cause in queryset:
+            services.withdraw_verification(cause)
+
+    def save_model(self, request: HttpRequest, obj: Cause, form: object, change: bool) -> None:
+        if not change:
+            services.register_cause(
+                slug=obj.slug,
+                name=obj.name,
+                country=obj.country,
+                registration_number=obj.registration_number,
+                summary=obj.summary,
+                description=obj.description,
+                website=obj.website,
+            )
+            saved = Cause.objects.get(slug=obj.slug)
+            obj.pk, obj.organisation_id = saved.pk, saved.organisation_id
+            if obj.logo:
+                saved.logo = obj.logo
+                saved.save(update_fields=["logo"])
+        else:
+            super().save_model(request, obj, form, change)
