@@ -41,8 +41,23 @@ lint: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(BIN)/mypy
 
+## unit: pytest on SQLite (browser tests with KINDWAVE_BROWSER_TESTS=1); with CI=true, the
+## browser tests too, then the suite again on the PostgreSQL 15 that scripts/ci-services.sh starts
+unit: PYTEST = $(BIN)/python -m pytest -n 2 --dist loadfile
+# pytest's exit code 5 means it ran nothing: say so, and fail (it is never a success).
+unit: CHECK = if [ $$status -eq 5 ]; then echo "make unit: pytest collected no tests (exit 5)" >&2; fi; \
+	[ $$status -eq 0 ] || exit $$status
 unit: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+ifeq ($(CI),true)
+	@set -e; \
+	database_url=$$(scripts/ci-services.sh); \
+	echo "== unit 1/2: SQLite, with the browser tests"; \
+	status=0; KINDWAVE_BROWSER_TESTS=1 $(PYTEST) || status=$$?; $(CHECK); \
+	echo "== unit 2/2: PostgreSQL ($$database_url), browser tests left out"; \
+	status=0; DATABASE_URL=$$database_url $(PYTEST) -m "not browser" || status=$$?; $(CHECK)
+else
+	@status=0; $(PYTEST) || status=$$?; $(CHECK)
+endif
 
 bench: setup
 	$(BIN)/python benchmarks/simulate.py

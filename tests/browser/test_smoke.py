@@ -1,0 +1,66 @@
+"""Smoke: the main pages open in a real browser with their styles and scripts, and nothing
+fails on the way (no console error, no script error, no request answered 4xx/5xx).
+
+Each page leaves a full-page screenshot in artifacts/screenshots/ for CI to keep.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import Resolver404, resolve
+from playwright.sync_api import Page
+
+from tests.browser.conftest import PageProblems, screenshot
+
+
+def assert_stylesheets_loaded(page: Page) -> None:
+    sheets: list[dict[str, object]] = page.evaluate(
+        """() => Array.from(document.querySelectorAll('link[rel="stylesheet"]'), (link) => ({
+            href: link.href,
+            rules: link.sheet ? link.sheet.cssRules.length : 0,
+        }))"""
+    )
+    assert sheets, "the page links no stylesheet"
+    empty = [sheet["href"] for sheet in sheets if not sheet["rules"]]
+    assert not empty, f"stylesheets not loaded: {empty}"
+
+
+def test_home_page(page: Page, page_problems: PageProblems) -> None:
+    # HOME PAGE: written by another engineer while this harness was built. Until "/" is
+    # routed (kindwave.web.urls) this test skips; from then on it runs and must pass.
+    try:
+        resolve("/")
+    except Resolver404:
+        pytest.skip("home page not there yet: kindwave.web.urls routes no '/'")
+
+    response = page.goto("/")
+
+    assert response is not None
+    assert response.status == 200
+    assert "Kindwave" in page.title()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert_stylesheets_loaded(page)
+    assert page.evaluate("() => typeof window.htmx") == "object", "HTMX did not load"
+    screenshot(page, "home")
+    assert page_problems.all() == []
+
+
+@pytest.mark.parametrize(
+    ("page", "title_start", "lang"),
+    [("en-GB", "Log in", "en"), ("fr-FR", "Connexion", "fr")],
+    indirect=["page"],
+)
+def test_staff_login_page(
+    page: Page, page_problems: PageProblems, title_start: str, lang: str
+) -> None:
+    response = page.goto("/admin/login/")
+
+    assert response is not None
+    assert response.status == 200
+    assert page.title().startswith(title_start)
+    assert page.locator("html").get_attribute("lang") == lang
+    assert page.locator("input[name=username]").is_visible()
+    assert page.locator("input[name=password]").is_visible()
+    assert_stylesheets_loaded(page)
+    screenshot(page, f"admin-login-{lang}")
+    assert page_problems.all() == []
