@@ -10,7 +10,7 @@ import pytest
 from django.urls import Resolver404, resolve
 from playwright.sync_api import Page
 
-from tests.browser.conftest import PageProblems, screenshot
+from .conftest import PageProblems, screenshot
 
 
 def assert_stylesheets_loaded(page: Page) -> None:
