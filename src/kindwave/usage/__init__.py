@@ -1,0 +1,1 @@
+"""Mediation of the host network's usage records (see docs/usage-files.md)."""
