@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 
 types: $(VENV)/.installed
-	$(BIN)/mypy
+	$(DEMO_ENV) $(BIN)/mypy
 
 ## unit: pytest on SQLite (browser tests with KINDWAVE_BROWSER_TESTS=1); with CI=true, the
 ## browser tests too, then the suite again on the PostgreSQL 15 that scripts/ci-services.sh starts

@@ -34,11 +34,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_tasks",
     "axes",
     "kindwave.accounts",
     "kindwave.causes",
     "kindwave.lines",
+    "kindwave.web",
+    "kindwave.simulator",
 ]
 
 MIDDLEWARE = [

@@ -3,11 +3,17 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from kindwave.accounts.views import set_language
+
+admin.site.site_header = "Kindwave — staff"
+admin.site.site_title = "Kindwave staff"
+
 urlpatterns = [
     path("", include("kindwave.web.urls")),
     path("accounts/", include("kindwave.accounts.urls")),
     path("causes/", include("kindwave.causes.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("me/", include("kindwave.lines.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]
 if settings.DEBUG:

@@ -25,7 +25,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(tz, tz.replace("_", " ")) for tz in COMMON_TIME_ZONES + others]
 
 
-class SignupForm(BaseUserCreationForm):  # type: ignore[type-arg]
+class SignupForm(BaseUserCreationForm):
     """Sign-up: e-mail, name, password (validated), language and time zone.
 
     A duplicate e-mail is *not* reported here: telling a stranger that an address has
@@ -61,7 +61,7 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
 
 
-class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
+class PreferencesForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
 

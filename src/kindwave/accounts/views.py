@@ -87,7 +87,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     """Django's language switch, which also remembers the choice on a signed-in account."""
     language = request.POST.get("language", "")
     if request.user.is_authenticated and language in dict(settings.LANGUAGES):
-        services.set_preferences(request.user, language=language)  # type: ignore[arg-type]
+        services.set_preferences(request.user, language=language)
     return i18n.set_language(request)
 
 

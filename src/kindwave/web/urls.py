@@ -1,4 +1,9 @@
 from django.urls import path
 
+from kindwave.web import views
+
 app_name = "public"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("plans/", views.plans, name="plans"),
+]

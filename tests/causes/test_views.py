@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kindwave.causes import services
+from kindwave.causes.models import Cause
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_causes_load_once_and_include_tpos_six(demo_causes: dict[str, Cause]) -> None:
+    again = services.load_demo_causes()
+
+    assert again.created == 0
+    names = set(Cause.objects.values_list("name", flat=True))
+    for name in ["Emerge Poverty Free", "The Trussell Trust", "Feeding America", "WaterAid"]:
+        assert name in names
+    assert any(name.startswith("WWF") for name in names)
+    assert any("Save the Children" in name for name in names)
+    assert Cause.objects.filter(country="FR").count() >= 3
+
+
+def test_cause_list_filters_by_country_and_shows_accents(demo_causes: dict[str, Cause]) -> None:
+    page = Client().get(reverse("causes:list"), {"country": "FR"}).content.decode()
+
+    assert "Les Restaurants du Cœur" in page
+    assert "WaterAid" not in page
+
+
+def test_unverified_cause_is_not_public(demo_causes: dict[str, Cause]) -> None:
+    cause = demo_causes["wateraid"]
+    services.withdraw_verification(cause)
+
+    assert Client().get(reverse("causes:detail", args=[cause.slug])).status_code == 404
+    assert "WaterAid" not in Client().get(reverse("causes:list")).content.decode()
+
+
+def test_staff_verify_a_cause_from_the_admin(staff, demo_causes: dict[str, Cause]) -> None:  # noqa: ANN001
+    cause = demo_causes["wateraid"]
+    services.withdraw_verification(cause)
+    client = Client()
+    client.force_login(staff)
+
+    client.post(
+        reverse("admin:causes_cause_changelist"),
+        {"action": "verify", "_selected_action": [cause.pk]},
+    )
+
+    cause.refresh_from_db()
+    assert cause.verified_by == staff
