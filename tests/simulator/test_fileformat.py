@@ -162,6 +162,16 @@ class TestReadUsageFile:
         assert long[EXTRA_FIELDS_KEY] == "x,x"
 
 
+def test_the_example_in_the_documentation_is_valid() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "usage-files.md").read_text(encoding="utf-8")
+    example = doc.split("Example (")[1].split("```")[1].strip().splitlines()
+    assert example[0] == HEADER_LINE
+    rows = [dict(zip(COLUMNS, line.split(","), strict=True)) for line in example[1:]]
+    home_cells = frozenset(row["cell_id"] for row in rows if row["visited_plmn"] == HOME)
+    for row in rows:
+        assert validate_record(row, home_plmn=HOME, known_cells=home_cells, file_hour=HOUR) == []
+
+
 class TestFileNames:
     def test_round_trip(self) -> None:
         assert hour_file_name(HOUR) == "usage-20261001T18.csv.gz"
