@@ -44,19 +44,21 @@ types: $(VENV)/.installed
 ## unit: pytest on SQLite (browser tests with KINDWAVE_BROWSER_TESTS=1); with CI=true, the
 ## browser tests too, then the suite again on the PostgreSQL 15 that scripts/ci-services.sh starts
 unit: PYTEST = $(BIN)/python -m pytest -n 2 --dist loadfile
-# pytest's exit code 5 means it ran nothing: say so, and fail (it is never a success).
-unit: CHECK = if [ $$status -eq 5 ]; then echo "make unit: pytest collected no tests (exit 5)" >&2; fi; \
-	[ $$status -eq 0 ] || exit $$status
+# pytest's exit code 5 means it ran nothing: say so (and, being non-zero, it fails the target).
+unit: NO_TESTS = [ $$status -ne 5 ] || echo "make unit: pytest collected no tests (exit 5)" >&2
 unit: $(VENV)/.installed
 ifeq ($(CI),true)
 	@set -e; \
 	database_url=$$(scripts/ci-services.sh); \
 	echo "== unit 1/2: SQLite, with the browser tests"; \
-	status=0; KINDWAVE_BROWSER_TESTS=1 $(PYTEST) || status=$$?; $(CHECK); \
+	status=0; KINDWAVE_BROWSER_TESTS=1 $(PYTEST) || status=$$?; $(NO_TESTS); sqlite=$$status; \
 	echo "== unit 2/2: PostgreSQL ($$database_url), browser tests left out"; \
-	status=0; DATABASE_URL=$$database_url $(PYTEST) -m "not browser" || status=$$?; $(CHECK)
+	status=0; DATABASE_URL=$$database_url $(PYTEST) -m "not browser" || status=$$?; $(NO_TESTS); \
+	[ $$sqlite -eq 0 ] || { echo "make unit: the SQLite pass failed (exit $$sqlite)" >&2; exit $$sqlite; }; \
+	[ $$status -eq 0 ] || echo "make unit: the PostgreSQL pass failed (exit $$status)" >&2; \
+	exit $$status
 else
-	@status=0; $(PYTEST) || status=$$?; $(CHECK)
+	@status=0; $(PYTEST) || status=$$?; $(NO_TESTS); exit $$status
 endif
 
 bench: setup
