@@ -582,6 +582,26 @@ class TestCommand:
         assert "27 files (24 hourly usage files)" in stdout.getvalue()
         assert (out / "usage" / "2026-11-02" / "usage-20261102T00.csv.gz").exists()
 
+    def test_is_found_by_name_once_the_app_is_installed(
+        self, tmp_path: Path, settings: Any
+    ) -> None:
+        # Given the app installed (the project's settings will list it)
+        if "kindwave.simulator" not in settings.INSTALLED_APPS:
+            settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "kindwave.simulator"]
+        stdout = StringIO()
+
+        call_command(
+            "simulate",
+            str(tmp_path / "out"),
+            "--country=gb",
+            "--subscribers=5",
+            "--days=1",
+            "--seed=0",
+            stdout=stdout,
+        )
+
+        assert "Simulated 5 subscribers" in stdout.getvalue()
+
     def test_refuses_nonsense_with_a_command_error(self, tmp_path: Path) -> None:
         with pytest.raises(CommandError, match="--subscribers must be at least 1"):
             call_command(

@@ -26,7 +26,6 @@ import numpy as np
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -368,10 +367,11 @@ def progress_bar(total_hours: int, stream: TextIO | None = None) -> Iterator[Hou
     console = Console(file=stream or sys.stderr)
     progress = Progress(
         TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("hours · {task.fields[records]:,} records · {task.fields[rate]:,.0f} records/s"),
+        BarColumn(bar_width=20),
+        TextColumn("{task.completed}/{task.total} h"),
+        TextColumn("{task.fields[records]:,} records, {task.fields[rate]:,.0f}/s"),
         TimeElapsedColumn(),
+        TextColumn("left"),
         TimeRemainingColumn(),
         console=console,
         disable=not console.is_terminal,
