@@ -123,8 +123,18 @@ class PageProblems:
     def all(self) -> list[str]:
         return self.console_errors + self.page_errors + self.failed_requests
 
+    def assert_none(self) -> None:
+        problems = self.all()
+        assert not problems, "the page had problems:\n" + "\n".join(problems)
+
     def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" and not _is_favicon_probe(message.location.get("url", "")):
+        # "Failed to load resource" repeats what on_response / on_request_failed report,
+        # with less detail.
+        if (
+            message.type == "error"
+            and not message.text.startswith("Failed to load resource")
+            and not _is_favicon_probe(message.location.get("url", ""))
+        ):
             self.console_errors.append(f"console: {message.text} ({message.location})")
 
     def on_page_error(self, error: Exception) -> None:

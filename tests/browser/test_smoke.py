@@ -7,7 +7,6 @@ Each page leaves a full-page screenshot in artifacts/screenshots/ for CI to keep
 from __future__ import annotations
 
 import pytest
-from django.urls import Resolver404, resolve
 from playwright.sync_api import Page
 
 from .conftest import PageProblems, screenshot
@@ -26,23 +25,16 @@ def assert_stylesheets_loaded(page: Page) -> None:
 
 
 def test_home_page(page: Page, page_problems: PageProblems) -> None:
-    # HOME PAGE: written by another engineer while this harness was built. Until "/" is
-    # routed (kindwave.web.urls) this test skips; from then on it runs and must pass.
-    try:
-        resolve("/")
-    except Resolver404:
-        pytest.skip("home page not there yet: kindwave.web.urls routes no '/'")
-
     response = page.goto("/")
+    screenshot(page, "home")  # first, so that a failing page is kept too
 
+    page_problems.assert_none()
     assert response is not None
     assert response.status == 200
     assert "Kindwave" in page.title()
     assert page.locator("html").get_attribute("lang") == "en"
     assert_stylesheets_loaded(page)
     assert page.evaluate("() => typeof window.htmx") == "object", "HTMX did not load"
-    screenshot(page, "home")
-    assert page_problems.all() == []
 
 
 @pytest.mark.parametrize(
@@ -54,7 +46,9 @@ def test_staff_login_page(
     page: Page, page_problems: PageProblems, title_start: str, lang: str
 ) -> None:
     response = page.goto("/admin/login/")
+    screenshot(page, f"admin-login-{lang}")
 
+    page_problems.assert_none()
     assert response is not None
     assert response.status == 200
     assert page.title().startswith(title_start)
@@ -62,5 +56,3 @@ def test_staff_login_page(
     assert page.locator("input[name=username]").is_visible()
     assert page.locator("input[name=password]").is_visible()
     assert_stylesheets_loaded(page)
-    screenshot(page, f"admin-login-{lang}")
-    assert page_problems.all() == []
