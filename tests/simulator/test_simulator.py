@@ -558,6 +558,45 @@ class TestArguments:
         simulate(checked(fresh, days=1, seed=2))
         assert all_files(out) == all_files(fresh)
 
+    def test_resume_finishes_an_interrupted_run_with_the_same_bytes(self, tmp_path: Path) -> None:
+        # Given a run interrupted after some hours: later hours and the manifest
+        # missing, an hour file half-written under its temporary name
+        out = tmp_path / "out"
+        simulate(checked(out, days=2, seed=6))
+        (out / "simulation.json").unlink()
+        hours = sorted((out / "usage").rglob("*.csv.gz"))
+        kept = hours[0].read_bytes()
+        for path in hours[30:]:
+            path.unlink()
+        hours[30].with_name(hours[30].name + ".partial").write_bytes(b"half")
+
+        # When resumed
+        summary = simulate(checked(out, days=2, seed=6, resume=True))
+
+        # Then the output is that of an uninterrupted run, earlier hours untouched
+        fresh = tmp_path / "fresh"
+        simulate(checked(fresh, days=2, seed=6))
+        assert all_files(out) == all_files(fresh)
+        assert hours[0].read_bytes() == kept
+        assert (
+            summary.records
+            == json.loads((fresh / "simulation.json").read_text())["counts"]["records"]
+        )
+
+    def test_resume_refuses_another_simulation(self, tmp_path: Path) -> None:
+        out = tmp_path / "out"
+        simulate(checked(out, seed=1))
+        with pytest.raises(
+            SimulationArgumentError, match="holds a simulation with other arguments"
+        ):
+            simulate(checked(out, seed=2, resume=True))
+
+    def test_force_and_resume_exclude_each_other(self, tmp_path: Path) -> None:
+        with pytest.raises(
+            SimulationArgumentError, match="--force and --resume exclude each other"
+        ):
+            checked(tmp_path, force=True, resume=True)
+
     def test_start_date(self, tmp_path: Path) -> None:
         chosen = checked(tmp_path / "a", start="2027-02-28")
         assert chosen.start == date(2027, 2, 28)

@@ -9,6 +9,8 @@ independently of each other, nothing depends on dict/set order or on the clock.
 
 from __future__ import annotations
 
+import filecmp
+import gzip
 import json
 import re
 import shutil
@@ -23,6 +25,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -74,6 +77,7 @@ class SimulationOptions:
     start: date
     out_dir: Path
     force: bool = False
+    resume: bool = False
 
     @property
     def hours(self) -> int:
@@ -124,6 +128,7 @@ def make_options(
     start: str | date | None,
     out_dir: str | Path,
     force: bool = False,
+    resume: bool = False,
 ) -> SimulationOptions:
     """Checked options; raises :class:`SimulationArgumentError` listing every problem."""
     problems: list[str] = []
@@ -158,7 +163,10 @@ def make_options(
         except ValueError:
             problems.append(f"--start {start!r} is not a date in the form YYYY-MM-DD")
     path = Path(out_dir)
-    problems.extend(_output_dir_problems(path, force))
+    if force and resume:
+        problems.append("--force and --resume exclude each other")
+    else:
+        problems.extend(_output_dir_problems(path, force=force, resume=resume))
     if problems:
         raise SimulationArgumentError("; ".join(problems))
     return SimulationOptions(
@@ -169,10 +177,11 @@ def make_options(
         start=start_date,
         out_dir=path,
         force=force,
+        resume=resume,
     )
 
 
-def _output_dir_problems(path: Path, force: bool) -> list[str]:
+def _output_dir_problems(path: Path, *, force: bool, resume: bool) -> list[str]:
     if not path.exists():
         return []
     if not path.is_dir():
@@ -180,15 +189,18 @@ def _output_dir_problems(path: Path, force: bool) -> list[str]:
     entries = sorted(entry.name for entry in path.iterdir())
     if not entries:
         return []
-    if not force:
-        return [f"OUT_DIR {path} exists and is not empty; pass --force to rewrite it"]
+    if not (force or resume):
+        return [
+            f"OUT_DIR {path} exists and is not empty; pass --force to rewrite it "
+            "(or --resume to finish an interrupted run)"
+        ]
     # --force only ever deletes what a simulation writes, never a user's other files.
     foreign = [name for name in entries if name.removesuffix(".partial") not in OUTPUT_NAMES]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
         return [
             f"OUT_DIR {path} holds files a simulation did not write ({shown}); "
-            "--force only replaces a previous simulation's output"
+            "--force and --resume only touch a previous simulation's output"
         ]
     return []
 
@@ -224,16 +236,19 @@ def simulate(
 
     Deterministic: the same options give byte-identical files. Every file is
     written under a temporary name and renamed when complete; ``simulation.json``
-    comes last, so its presence means the run finished. Memory grows with the
-    number of subscribers, never with the number of days.
+    comes last, so its presence means the run finished. With ``resume``, hour
+    files already complete are kept (hours are independent, so the result is the
+    same as an uninterrupted run), after checking that the directory holds the
+    same simulation. Memory grows with the number of subscribers, never with
+    the number of days.
     """
     began = time.perf_counter()
-    problems = _output_dir_problems(options.out_dir, options.force)
+    problems = _output_dir_problems(options.out_dir, force=options.force, resume=options.resume)
     if problems:
         raise SimulationArgumentError("; ".join(problems))
     country = HOST_COUNTRIES[options.country]
     out_dir = options.out_dir
-    if out_dir.exists():
+    if out_dir.exists() and options.force:
         _clear_previous_output(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -256,23 +271,33 @@ def simulate(
         rng=population_rng,
     )
     numbers = NumberPlan.of(country, salt=int(population_rng.integers(0, 2**63)))
-    write_text_file(out_dir / "cells.csv", _cells_csv(geography))
-    partial = out_dir / "subscribers.csv.partial"
-    write_subscribers_csv(partial, population, country, geography, sims)
-    partial.replace(out_dir / "subscribers.csv")
+    write_text_file(out_dir / "cells.csv.partial", _cells_csv(geography))
+    write_subscribers_csv(out_dir / "subscribers.csv.partial", population, country, geography, sims)
+    for name in ("cells.csv", "subscribers.csv"):
+        partial, final = out_dir / f"{name}.partial", out_dir / name
+        if options.resume and final.exists() and not filecmp.cmp(partial, final, shallow=False):
+            partial.unlink()
+            raise SimulationArgumentError(
+                f"OUT_DIR {out_dir} holds a simulation with other arguments ({name} differs); "
+                "--resume only finishes the same simulation (use --force to replace it)"
+            )
+        partial.replace(final)
 
     plmns = [country.plmn, *(network.plmn for network in country.visited_networks)]
     formatter = RowFormatter(population.msisdn, population.imsi, plmns)
     counts = np.zeros(len(RECORD_TYPES), dtype=np.int64)
     for index in range(options.hours):
-        hour = hour_context(index, options.window_start, population.time_zones)
-        records = generate_hour(
-            population, geography, numbers, hour, _generator(options.seed, STREAM_HOURS, index)
-        )
         moment = options.window_start + timedelta(hours=index)
         path = out_dir / "usage" / f"{moment:%Y-%m-%d}" / hour_file_name(moment)
-        write_hour_file(path, formatter.format(records, moment))
-        counts += records.counts_by_type()
+        if options.resume and path.exists():
+            counts += records_by_type_in(path)
+        else:
+            hour = hour_context(index, options.window_start, population.time_zones)
+            records = generate_hour(
+                population, geography, numbers, hour, _generator(options.seed, STREAM_HOURS, index)
+            )
+            write_hour_file(path, formatter.format(records, moment))
+            counts += records.counts_by_type()
         if on_hour is not None:
             on_hour(index + 1, int(counts.sum()))
 
@@ -292,6 +317,13 @@ def simulate(
         records_by_type=records_by_type,
         elapsed_s=time.perf_counter() - began,
     )
+
+
+def records_by_type_in(path: Path) -> npt.NDArray[np.int64]:
+    """Records of each type in an hour file this simulator wrote (",type," occurs once a line)."""
+    with gzip.open(path, "rb") as handle:
+        content = handle.read()
+    return np.array([content.count(f",{name},".encode()) for name in RECORD_TYPES], dtype=np.int64)
 
 
 def _cells_csv(geography: Geography) -> str:

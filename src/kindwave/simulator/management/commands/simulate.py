@@ -40,6 +40,12 @@ class Command(BaseCommand):
             action="store_true",
             help="replace the output of a previous simulation in OUT_DIR",
         )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="finish an interrupted simulation in OUT_DIR (same arguments), keeping its "
+            "complete hour files",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -51,6 +57,7 @@ class Command(BaseCommand):
                 start=options["start"],
                 out_dir=options["out_dir"],
                 force=options["force"],
+                resume=options["resume"],
             )
         except SimulationArgumentError as error:
             raise CommandError(str(error)) from None
