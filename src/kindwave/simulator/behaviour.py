@@ -20,6 +20,7 @@ another subscriber of the operator also yields the callee's incoming record.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -221,27 +222,86 @@ def generate_hour(
     rng: np.random.Generator,
 ) -> HourRecords:
     """Every record whose start falls in ``hour``; deterministic for a given generator state."""
-    n = population.size
-    everyone = np.arange(n, dtype=np.int64)
     local_hour = hour.local_hour[population.tz_index]
     weekend = hour.weekend[population.tz_index]
+    place = _places(population, local_hour, weekend, rng)
+    abroad = (population.trip_start <= hour.index) & (hour.index < population.trip_end)
+    record_type, subscriber, second = _records(population, hour, local_hour, weekend, abroad, rng)
+    total = len(second)
 
-    # Where each subscriber spends this hour.
+    category = np.full(total, -1, dtype=np.int64)
+    person = record_type != DATA
+    category[person] = (
+        rng.random(int(person.sum()))[:, None] > _COUNTERPART_CUMULATIVE[record_type[person]]
+    ).sum(axis=1)
+    counterpart = np.zeros(total, dtype=np.int64)
+    is_number = person.copy()  # data records have no counterpart at all
+    callee = _assign_counterparts(
+        population, numbers, hour, rng, category, subscriber, second, counterpart, is_number
+    )
+    duration, bytes_up, bytes_down = _durations_and_volumes(
+        population, record_type, subscriber, category, rng
+    )
+
+    # The other side of on-net calls and SMS: the callee's incoming record.
+    mirrored = np.flatnonzero(callee >= 0)
+    if len(mirrored):
+        no_bytes = np.zeros(len(mirrored), dtype=np.int64)
+        record_type = np.concatenate((record_type, record_type[mirrored] + 1))
+        counterpart = np.concatenate((counterpart, population.msisdn[subscriber[mirrored]]))
+        subscriber = np.concatenate((subscriber, callee[mirrored]))
+        second = np.concatenate((second, second[mirrored]))
+        is_number = np.concatenate((is_number, np.ones(len(mirrored), dtype=np.bool_)))
+        duration = np.concatenate((duration, duration[mirrored]))
+        bytes_up = np.concatenate((bytes_up, no_bytes))
+        bytes_down = np.concatenate((bytes_down, no_bytes))
+
+    network, lac, ci = _serving_cells(population, geography, place, abroad, subscriber, rng)
+
+    # Seconds fit in 16 bits, for which numpy's stable sort is a linear radix sort.
+    order = np.argsort(second.astype(np.int16), kind="stable")
+    records = HourRecords(
+        second=second,
+        record_type=record_type,
+        subscriber=subscriber,
+        counterpart=counterpart,
+        counterpart_is_number=is_number,
+        duration=duration,
+        bytes_up=bytes_up,
+        bytes_down=bytes_down,
+        network=network,
+        lac=lac,
+        ci=ci,
+    )
+    return HourRecords(**{f.name: getattr(records, f.name)[order] for f in fields(HourRecords)})
+
+
+def _places(
+    population: Population, local_hour: IntArray, weekend: IntArray, rng: np.random.Generator
+) -> IntArray:
+    """The cell where each subscriber spends this hour: home, work or a leisure place."""
     presence = PRESENCE[weekend, population.worker.astype(np.int64), local_hour]
-    u = rng.random(n)
-    slot = np.searchsorted(LEISURE_CHOICE, rng.random(n))
-    place = np.where(
+    u = rng.random(population.size)
+    slot = np.searchsorted(LEISURE_CHOICE, rng.random(population.size))
+    leisure = population.leisure_cells[slot, np.arange(population.size)]
+    place: IntArray = np.where(
         u < presence[:, 0],
         population.work_cell,
-        np.where(
-            u < presence[:, 0] + presence[:, 1],
-            population.leisure_cells[slot, everyone],
-            population.home_cell,
-        ),
+        np.where(u < presence[:, 0] + presence[:, 1], leisure, population.home_cell),
     )
-    abroad = (population.trip_start <= hour.index) & (hour.index < population.trip_end)
+    return place
 
-    # How many records of each type.
+
+def _records(
+    population: Population,
+    hour: HourContext,
+    local_hour: IntArray,
+    weekend: IntArray,
+    abroad: BoolArray,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Type, subscriber and start second of each record this hour (Poisson counts)."""
+    n = population.size
     active = population.activated_at < hour.start + 3600
     rates = (
         (DAILY_RECORDS / 24)[:, None]
@@ -259,21 +319,19 @@ def generate_hour(
     # A line that comes alive during this hour has no records before its activation.
     alive = hour.start + second >= population.activated_at[subscriber]
     if not alive.all():
-        record_type, subscriber, second = record_type[alive], subscriber[alive], second[alive]
-    total = len(second)
+        return record_type[alive], subscriber[alive], second[alive]
+    return record_type, subscriber, second
 
-    category = np.full(total, -1, dtype=np.int64)
-    person = record_type != DATA
-    category[person] = (
-        rng.random(int(person.sum()))[:, None] > _COUNTERPART_CUMULATIVE[record_type[person]]
-    ).sum(axis=1)
 
-    counterpart = np.zeros(total, dtype=np.int64)
-    is_number = person.copy()  # data records have no counterpart at all
-    callee = _assign_counterparts(
-        population, numbers, hour, rng, category, subscriber, second, counterpart, is_number
-    )
-
+def _durations_and_volumes(
+    population: Population,
+    record_type: IntArray,
+    subscriber: IntArray,
+    category: IntArray,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Heavy-tailed call and session durations and data volumes (0 where not applicable)."""
+    total = len(record_type)
     duration = np.zeros(total, dtype=np.int64)
     bytes_up = np.zeros(total, dtype=np.int64)
     bytes_down = np.zeros(total, dtype=np.int64)
@@ -295,22 +353,20 @@ def generate_hour(
         bytes_down[sessions] * uplink + rng.integers(200, 4000, size=len(sessions)),
         MAX_DATA_BYTES,
     ).astype(np.int64)
+    return duration, bytes_up, bytes_down
 
-    # The other side of on-net calls and SMS: the callee's incoming record.
-    mirrored = np.flatnonzero(callee >= 0)
-    if len(mirrored):
-        record_type = np.concatenate((record_type, record_type[mirrored] + 1))
-        counterpart = np.concatenate((counterpart, population.msisdn[subscriber[mirrored]]))
-        subscriber = np.concatenate((subscriber, callee[mirrored]))
-        second = np.concatenate((second, second[mirrored]))
-        is_number = np.concatenate((is_number, np.ones(len(mirrored), dtype=np.bool_)))
-        duration = np.concatenate((duration, duration[mirrored]))
-        bytes_up = np.concatenate((bytes_up, np.zeros(len(mirrored), dtype=np.int64)))
-        bytes_down = np.concatenate((bytes_down, np.zeros(len(mirrored), dtype=np.int64)))
-        total = len(second)
 
-    # Where each record was made: the subscriber's place (now and then another
-    # sector of the same site), or one of the trip's foreign cells.
+def _serving_cells(
+    population: Population,
+    geography: Geography,
+    place: IntArray,
+    abroad: BoolArray,
+    subscriber: IntArray,
+    rng: np.random.Generator,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Network, LAC and CI of each record: the subscriber's place (now and then another
+    sector of the same site), or one of the trip's foreign cells."""
+    total = len(subscriber)
     cell = place[subscriber]
     other = np.flatnonzero(rng.random(total) < OTHER_SECTOR_SHARE)
     site = geography.cell_site[cell[other]]
@@ -329,23 +385,7 @@ def generate_hour(
         ci[roaming] = population.trip_ci[traveller] + rng.integers(
             0, FOREIGN_CELLS_PER_TRIP, size=len(roaming)
         )
-
-    # Seconds fit in 16 bits, for which numpy's stable sort is a linear radix sort.
-    order = np.argsort(second.astype(np.int16), kind="stable")
-    records = HourRecords(
-        second=second,
-        record_type=record_type,
-        subscriber=subscriber,
-        counterpart=counterpart,
-        counterpart_is_number=is_number,
-        duration=duration,
-        bytes_up=bytes_up,
-        bytes_down=bytes_down,
-        network=network,
-        lac=lac,
-        ci=ci,
-    )
-    return HourRecords(**{f.name: getattr(records, f.name)[order] for f in fields(HourRecords)})
+    return network, lac, ci
 
 
 def _assign_counterparts(
@@ -422,7 +462,7 @@ def _contact_rank(rng: np.random.Generator, size: int, contacts: int) -> IntArra
 
 def _lognormal_int(
     rng: np.random.Generator,
-    median: FloatArray | float,
+    median: npt.NDArray[np.floating[Any]] | float,
     sigma: FloatArray | float,
     low: int,
     high: int,
