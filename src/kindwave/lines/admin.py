@@ -16,12 +16,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from kindwave.lines import services
 from kindwave.lines.models import (
     CatalogVersion,
     CauseChoice,
     DestinationClass,
+    IllegalTransitionError,
     Line,
     LineStateChange,
     NumberBlock,
@@ -219,7 +221,9 @@ def _lifecycle_action(
         for line in queryset.select_related("sim"):
             try:
                 apply(line, request)
-            except (services.LinesError, ValidationError, ValueError) as error:
+            except ValidationError as error:
+                messages.error(request, f"{line}: {' '.join(error.messages)}")
+            except (services.LinesError, IllegalTransitionError) as error:
                 messages.error(request, f"{line}: {error}")
             else:
                 done += 1
@@ -270,21 +274,21 @@ class LineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         _lifecycle_action(
             "suspend_lines",
             lambda line, request: services.suspend_line(
-                line, str(_("suspended by staff")), by=_staff(request)
+                line, gettext_noop("suspended by staff"), by=_staff(request)
             ),
             _("Suspend the selected lines"),
         ),
         _lifecycle_action(
             "resume_lines",
             lambda line, request: services.resume_line(
-                line, str(_("resumed by staff")), by=_staff(request)
+                line, gettext_noop("resumed by staff"), by=_staff(request)
             ),
             _("Resume the selected lines"),
         ),
         _lifecycle_action(
             "terminate_lines",
             lambda line, request: services.terminate_line(
-                line, str(_("terminated by staff")), by=_staff(request)
+                line, gettext_noop("terminated by staff"), by=_staff(request)
             ),
             _("Terminate the selected lines"),
         ),

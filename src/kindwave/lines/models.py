@@ -481,41 +481,65 @@ class LineState(models.TextChoices):
     TERMINATED = "terminated", _("Terminated")
 
 
-# The lifecycle of a line, in one place. A cancelled order goes straight from ordered to
-# terminated; a suspended line (lost phone, unpaid bill) can come back or be terminated.
+class LineEvent(models.TextChoices):
+    ACTIVATE = "activate", _("activate")
+    SUSPEND = "suspend", _("suspend")
+    RESUME = "resume", _("resume")
+    TERMINATE = "terminate", _("terminate")
+
+
+# The lifecycle of a line, in one place: each event, the states it may start from and the
+# state it leads to. A cancelled order is terminated straight from "ordered"; a suspended
+# line (lost phone, unpaid bill) is resumed or terminated.
+LINE_LIFECYCLE: Final[Mapping[str, tuple[frozenset[str], str]]] = MappingProxyType(
+    {
+        LineEvent.ACTIVATE: (frozenset({LineState.ORDERED}), LineState.ACTIVE),
+        LineEvent.SUSPEND: (frozenset({LineState.ACTIVE}), LineState.SUSPENDED),
+        LineEvent.RESUME: (frozenset({LineState.SUSPENDED}), LineState.ACTIVE),
+        LineEvent.TERMINATE: (
+            frozenset({LineState.ORDERED, LineState.ACTIVE, LineState.SUSPENDED}),
+            LineState.TERMINATED,
+        ),
+    }
+)
+
+# The same graph seen from the states: where a line can go from each.
 LINE_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        LineState.ORDERED: frozenset({LineState.ACTIVE, LineState.TERMINATED}),
-        LineState.ACTIVE: frozenset({LineState.SUSPENDED, LineState.TERMINATED}),
-        LineState.SUSPENDED: frozenset({LineState.ACTIVE, LineState.TERMINATED}),
-        LineState.TERMINATED: frozenset(),
+        state: frozenset(to for sources, to in LINE_LIFECYCLE.values() if state in sources)
+        for state in LineState.values
     }
 )
 
 
-class IllegalTransitionError(Exception):
-    """A line was asked to move to a state its lifecycle does not allow from where it is."""
+def events_from(state: str) -> list[str]:
+    """The events a line in ``state`` accepts, in declaration order."""
+    return [event for event, (sources, _to) in LINE_LIFECYCLE.items() if state in sources]
 
-    def __init__(self, from_state: str, to_state: str) -> None:
+
+class IllegalTransitionError(Exception):
+    """A line was asked for a lifecycle event its current state does not allow."""
+
+    def __init__(self, from_state: str, event: str) -> None:
         self.from_state = from_state
-        self.to_state = to_state
-        allowed = sorted(LineState(state).label for state in LINE_TRANSITIONS[from_state])
+        self.event = event
+        possible = [str(LineEvent(item).label) for item in events_from(from_state)]
         super().__init__(
-            gettext(
-                "A line cannot go from %(from)s to %(to)s (allowed from %(from)s: %(allowed)s)."
-            )
+            gettext("A line that is %(state)s cannot %(event)s (it can: %(possible)s).")
             % {
-                "from": LineState(from_state).label,
-                "to": LineState(to_state).label,
-                "allowed": ", ".join(str(label) for label in allowed) or gettext("none"),
+                "state": str(LineState(from_state).label).lower(),
+                "event": LineEvent(event).label,
+                "possible": ", ".join(possible) or gettext("nothing, it is final"),
             }
         )
 
 
-def check_line_transition(from_state: str, to_state: str) -> None:
-    """Raise ``IllegalTransitionError`` unless the lifecycle allows this step."""
-    if to_state not in LINE_TRANSITIONS[from_state]:
-        raise IllegalTransitionError(from_state, to_state)
+def next_line_state(from_state: str, event: str) -> str:
+    """The state ``event`` leads to from ``from_state``; ``IllegalTransitionError`` if none."""
+    sources, to_state = LINE_LIFECYCLE[event]
+    if from_state not in sources:
+        raise IllegalTransitionError(from_state, event)
+    return to_state
 
 
 class Line(models.Model):
@@ -576,11 +600,9 @@ class Line(models.Model):
     def __str__(self) -> str:
         return self.msisdn
 
-    def can_transition_to(self, to_state: str) -> bool:
-        return to_state in LINE_TRANSITIONS[self.state]
-
-    def check_transition_to(self, to_state: str) -> None:
-        check_line_transition(self.state, to_state)
+    def accepts(self, event: str) -> bool:
+        """Whether the line's lifecycle allows ``event`` now."""
+        return self.state in LINE_LIFECYCLE[event][0]
 
 
 class LineStateChange(models.Model):

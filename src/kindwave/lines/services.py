@@ -27,6 +27,7 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from kindwave.accounts import services as accounts
 from kindwave.accounts.models import User
@@ -44,6 +45,7 @@ from kindwave.lines.models import (
     DestinationClass,
     DestinationPrefix,
     Line,
+    LineEvent,
     LineState,
     LineStateChange,
     Market,
@@ -56,7 +58,7 @@ from kindwave.lines.models import (
     RoamingZone,
     RoamingZoneCountry,
     SimCard,
-    check_line_transition,
+    next_line_state,
 )
 from kindwave.lines.validators import (
     PortIn,
@@ -556,9 +558,10 @@ def order_line(
         state_changed_at=at,
     )
     reason = (
-        _("ordered, porting the number in from %(donor)s") % {"donor": request.donor_operator}
+        gettext_noop("ordered, porting the number in from %(donor)s")
+        % {"donor": request.donor_operator}
         if request is not None
-        else _("ordered")
+        else gettext_noop("ordered")
     )
     LineStateChange.objects.create(
         line=line, from_state="", to_state=LineState.ORDERED, at=at, reason=reason, actor=user
@@ -582,17 +585,20 @@ def _msisdn_in_use(msisdn: str) -> bool:
     return Line.objects.filter(msisdn=msisdn).exclude(state=LineState.TERMINATED).exists()
 
 
-def _transition(
-    line: Line, to_state: str, at: datetime | None, reason: str, by: User | None
-) -> Line:
-    """Move the line to ``to_state`` if its lifecycle allows it, and record the step.
+# Reasons written by the system are stored in English (marked for translation, so that a
+# page can show them translated): the history must not change language with whoever
+# happened to trigger the step.
 
-    The row is locked for the step, so two concurrent transitions of one line are
-    applied one after the other, each checked against the state the other left.
+
+def _transition(line: Line, event: str, at: datetime | None, reason: str, by: User | None) -> Line:
+    """Apply a lifecycle event to the line if its state allows it, and record the step.
+
+    The row is locked for the step, so two concurrent events on one line are applied one
+    after the other, each checked against the state the other left.
     """
     at = at or timezone.now()
     locked = Line.objects.select_for_update().get(pk=line.pk)
-    check_line_transition(locked.state, to_state)
+    to_state = next_line_state(locked.state, event)
     if at < locked.state_changed_at:
         raise LinesError(
             _("The line's last change was at %(last)s; a new one cannot be dated before it.")
@@ -640,7 +646,7 @@ def activate_line(
                 code="iccid_mismatch",
             )
     at = at or timezone.now()
-    result = _transition(line, LineState.ACTIVE, at, _("activated"), by)
+    result = _transition(line, LineEvent.ACTIVATE, at, gettext_noop("activated"), by)
     PortInRequest.objects.filter(line=line, completed_at__isnull=True).update(completed_at=at)
     return result
 
@@ -650,7 +656,7 @@ def suspend_line(
     line: Line, reason: str, at: datetime | None = None, by: User | None = None
 ) -> Line:
     """Suspend an active line (lost phone, unpaid bill…): it keeps its number and plan."""
-    return _transition(line, LineState.SUSPENDED, at, reason or _("suspended"), by)
+    return _transition(line, LineEvent.SUSPEND, at, reason or gettext_noop("suspended"), by)
 
 
 @transaction.atomic
@@ -658,7 +664,7 @@ def resume_line(
     line: Line, reason: str = "", at: datetime | None = None, by: User | None = None
 ) -> Line:
     """Bring a suspended line back to active."""
-    return _transition(line, LineState.ACTIVE, at, reason or _("resumed"), by)
+    return _transition(line, LineEvent.RESUME, at, reason or gettext_noop("resumed"), by)
 
 
 @transaction.atomic
@@ -673,7 +679,7 @@ def terminate_line(
     """
     at = at or timezone.now()
     was_active = line.activated_at is not None
-    result = _transition(line, LineState.TERMINATED, at, reason or _("terminated"), by)
+    result = _transition(line, LineEvent.TERMINATE, at, reason or gettext_noop("terminated"), by)
     PlanSubscription.objects.filter(line=line, valid_from__gt=at).delete()
     PlanSubscription.objects.filter(line=line, valid_to__isnull=True).update(valid_to=at)
     PlanSubscription.objects.filter(line=line, valid_to__gt=at).update(valid_to=at)
@@ -1177,7 +1183,7 @@ def _import_batch(market: Market, batch: Iterable[_Row], users: dict[str, User])
         )
         for row in rows
     )
-    imported = _("imported from the simulated operator")
+    imported = gettext_noop("imported from the simulated operator")
     LineStateChange.objects.bulk_create(
         change
         for line, row in zip(lines, rows, strict=True)
