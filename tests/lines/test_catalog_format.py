@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -401,3 +402,10 @@ def test_format_path() -> None:
 )
 def test_to_minor_units(amount: str, minor: int | None) -> None:
     assert to_minor_units(Decimal(amount), "GBP") == minor
+
+
+def test_the_documented_example_is_valid() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "catalogue.md").read_text("utf-8")
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    document = parse_catalog(example)
+    assert [plan.code for plan in document.plans] == ["gb-payg", "gb-starter"]
