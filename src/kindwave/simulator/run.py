@@ -271,7 +271,9 @@ def simulate(
         rng=population_rng,
     )
     numbers = NumberPlan.of(country, salt=int(population_rng.integers(0, 2**63)))
-    write_text_file(out_dir / "cells.csv.partial", _cells_csv(geography))
+    (out_dir / "cells.csv.partial").write_text(
+        _cells_csv(geography), encoding="utf-8", newline="\n"
+    )
     write_subscribers_csv(out_dir / "subscribers.csv.partial", population, country, geography, sims)
     for name in ("cells.csv", "subscribers.csv"):
         partial, final = out_dir / f"{name}.partial", out_dir / name
