@@ -57,7 +57,7 @@ def _in_this_directory(item: pytest.Item) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)  # before "-m" deselects by marker
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(
         reason="browser tests are off: set CI=true or KINDWAVE_BROWSER_TESTS=1 "
         "(they need Debian's chromium: apt-get install chromium)"
