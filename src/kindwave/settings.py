@@ -109,7 +109,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:home"
+LOGIN_REDIRECT_URL = "lines:home"
 LOGOUT_REDIRECT_URL = "public:home"
 
 # Login rate limiting (django-axes): lock a username+IP pair after N failures.

@@ -93,3 +93,20 @@ def set_preferences(
     if fields:
         user.full_clean(exclude=[f.name for f in User._meta.fields if f.name not in fields])
         user.save(update_fields=fields)
+
+
+def add_membership(user: User, organisation: Organisation, role: str) -> Membership:
+    """Give ``user`` a role in ``organisation``. Idempotent."""
+    membership, _ = Membership.objects.get_or_create(
+        user=user, organisation=organisation, role=role
+    )
+    return membership
+
+
+@transaction.atomic
+def make_staff(user: User, *, superuser: bool = False) -> None:
+    """Make ``user`` operator staff (admin site access), with the staff membership."""
+    user.is_staff = True
+    user.is_superuser = user.is_superuser or superuser
+    user.save(update_fields=["is_staff", "is_superuser"])
+    add_membership(user, operator_organisation(), Membership.Role.STAFF)

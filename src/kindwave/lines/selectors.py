@@ -15,6 +15,7 @@ from kindwave.lines.models import (
     CauseChoice,
     DestinationClass,
     Line,
+    LineState,
     LineStateChange,
     Market,
     Plan,
@@ -147,3 +148,18 @@ def roaming_zone_for(catalog: CatalogVersion, mcc: str) -> RoamingZone | None:
         if any(country.mcc == mcc for country in zone.countries.all()):
             return zone
     return next((zone for zone in zones if zone.kind == RoamingZone.Kind.REST_OF_WORLD), None)
+
+
+# --- Public figures ---------------------------------------------------------------------------
+
+
+def markets_on_offer(at: datetime) -> list[Market]:
+    """The markets with a catalogue in force at ``at`` (the ones where lines can be ordered)."""
+    return list(
+        Market.objects.filter(catalog_versions__effective_from__lte=at).distinct().order_by("code")
+    )
+
+
+def active_line_count() -> int:
+    """How many lines are active now (a public figure on the home page)."""
+    return Line.objects.filter(state=LineState.ACTIVE).count()

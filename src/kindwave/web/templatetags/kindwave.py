@@ -1,0 +1,42 @@
+"""Template filters shared by every page: money and names in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from django import template
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from kindwave.lib.money import format_money
+
+register = template.Library()
+
+
+class Bilingual(Protocol):
+    name_en: str
+    name_fr: str
+
+
+@register.filter
+def money(amount_minor: int | None, currency: str) -> str:
+    """``{{ plan.monthly_fee_minor|money:plan.currency }}`` → ``£10.00`` / ``10,00 €``."""
+    if amount_minor is None:
+        return ""
+    return format_money(amount_minor, currency, (get_language() or "en")[:2])
+
+
+@register.filter
+def localised_name(obj: Bilingual) -> str:
+    """The French name for French readers, the English one otherwise."""
+    return obj.name_fr if (get_language() or "en").startswith("fr") else obj.name_en
+
+
+@register.filter
+def data_size(megabytes: int) -> str:
+    """500 → ``500 MB``; 8192 → ``8 GB`` (``Mo``/``Go`` in French)."""
+    if megabytes >= 1024 and megabytes % 1024 == 0:
+        return _("%(n)s GB") % {"n": megabytes // 1024}
+    if megabytes >= 1024:
+        return _("%(n)s GB") % {"n": f"{megabytes / 1024:.1f}"}
+    return _("%(n)s MB") % {"n": megabytes}
