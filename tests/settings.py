@@ -9,3 +9,9 @@ os.environ.setdefault("KINDWAVE_SECRET_KEY", "test-only-secret-key-never-used-in
 os.environ.setdefault("KINDWAVE_TIME_ZONE", "Europe/London")
 
 from kindwave.settings import *  # noqa: E402, F403
+
+# No collectstatic before tests: serve static files from the apps, unhashed.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -22,6 +22,7 @@ from kindwave.causes import services as causes
 from kindwave.causes.models import Cause
 from kindwave.lines import selectors as lines_selectors
 from kindwave.lines import services as lines
+from kindwave.lines.validators import luhn_check_digit
 
 DEMO_PASSWORD = "kindwave-demo"  # noqa: S105  (published in the README: demo only)
 
@@ -74,6 +75,32 @@ PERSONAS = (
         line=("FR", "fr-confort", "restos-du-coeur"),
     ),
 )
+
+
+@dataclass(frozen=True)
+class DemoStock:
+    """Numbers and SIMs kept apart from the simulated operators', for the demo logins and
+    for people who sign up on the demo."""
+
+    market: str
+    first_number: str
+    last_number: str
+    first_iccid_body: str  # 18 digits; the Luhn check digit is added
+    first_imsi: str
+
+
+STOCK = (
+    DemoStock("GB", "+447400900000", "+447400900999", "894430209900000000", "234309000000000"),
+    DemoStock("FR", "+33612900000", "+33612900999", "893301209900000000", "208019000000000"),
+    DemoStock("US", "+13125550100", "+13125551099", "891120209900000000", "310120900000000"),
+)
+
+
+def ensure_stock(stock: DemoStock) -> None:
+    """Idempotent: a block or SIM batch already in stock is left as it is."""
+    lines.add_number_block(stock.market, stock.first_number, stock.last_number)
+    iccid = stock.first_iccid_body + luhn_check_digit(stock.first_iccid_body)
+    lines.add_sims(stock.market, iccid, stock.first_imsi, 1_000)
 
 
 def simulation_dir(country: str) -> Path:
@@ -142,6 +169,8 @@ def load_demo(say: Callable[[str], None], with_simulation: bool = True) -> None:
         say(f"Catalogue {result.market} {result.version}: {result.status.replace('_', ' ')}")
     loaded = causes.load_demo_causes()
     say(f"Causes: {loaded.created} added, {loaded.unchanged} already there")
+    for stock in STOCK:
+        ensure_stock(stock)
     if with_simulation:
         for sim in SIMULATIONS:
             simulate_and_import(sim, say)
