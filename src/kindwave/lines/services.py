@@ -142,9 +142,11 @@ def load_catalog(text: str, *, source_name: str = "", dry_run: bool = False) -> 
                         % {"market": market.code, "plmn": market.host_plmn},
                     )
                 )
-            same_label = CatalogVersion.objects.filter(
-                market=market, version=header.version
-            ).first()
+            same_label = (
+                CatalogVersion.objects.filter(market=market, version=header.version)
+                .defer("source_text")
+                .first()
+            )
             if same_label is not None:
                 if same_label.source_sha256 == sha256:
                     return CatalogLoadResult(
@@ -167,7 +169,10 @@ def load_catalog(text: str, *, source_name: str = "", dry_run: bool = False) -> 
                     )
                 )
             latest = (
-                CatalogVersion.objects.filter(market=market).order_by("-effective_from").first()
+                CatalogVersion.objects.filter(market=market)
+                .defer("source_text")
+                .order_by("-effective_from")
+                .first()
             )
             if (
                 same_label is None
