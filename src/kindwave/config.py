@@ -115,18 +115,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "file": "django.core.mail.backends.filebased.EmailBackend",
     }.get(env.get("KINDWAVE_EMAIL_BACKEND", "console"))
     if email_backend is None:
-        raise ConfigError(
-            "KINDWAVE_EMAIL_BACKEND: expected one of console, smtp, memory, file"
-        )
+        raise ConfigError("KINDWAVE_EMAIL_BACKEND: expected one of console, smtp, memory, file")
 
     plmn = env.get("KINDWAVE_HOST_NETWORK_PLMN", "234-15")
     parts = plmn.split("-")
     if len(parts) != 2 or not (
         len(parts[0]) == 3 and parts[0].isdigit() and len(parts[1]) in (2, 3) and parts[1].isdigit()
     ):
-        raise ConfigError(
-            f"KINDWAVE_HOST_NETWORK_PLMN={plmn!r}: expected MCC-MNC, e.g. 234-15"
-        )
+        raise ConfigError(f"KINDWAVE_HOST_NETWORK_PLMN={plmn!r}: expected MCC-MNC, e.g. 234-15")
 
     site_url = env.get("KINDWAVE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
     return Config(

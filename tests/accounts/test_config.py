@@ -5,7 +5,7 @@ import pytest
 from kindwave.config import ConfigError, load_config
 
 
-def test_demo_defaults_use_sqlite_in_the_data_dir(tmp_path) -> None:  # noqa: ANN001
+def test_demo_defaults_use_sqlite_in_the_data_dir(tmp_path) -> None:
     config = load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_DATA_DIR": str(tmp_path)})
 
     assert config.database_url == f"sqlite:///{tmp_path / 'kindwave.sqlite3'}"

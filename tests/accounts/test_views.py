@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD, client_for
 pytestmark = pytest.mark.django_db
 
 
-def signup(client: Client, email: str = "zoe@example.org", **extra: str):  # noqa: ANN201
+def signup(client: Client, email: str = "zoe@example.org", **extra: str):
     data = {
         "email": email,
         "full_name": "Zoé Lefèvre",
@@ -107,7 +107,9 @@ class TestLogin:
         assert response.status_code == 302
         assert client.session["_auth_user_id"] == str(alice.pk)
 
-    def test_repeated_failures_lock_the_account_for_that_address(self, alice: User, settings) -> None:  # noqa: ANN001
+    def test_repeated_failures_lock_the_account_for_that_address(
+        self, alice: User, settings
+    ) -> None:
         client = Client()
         for _ in range(settings.AXES_FAILURE_LIMIT):
             client.post(reverse("accounts:login"), {"username": alice.email, "password": "wrong"})

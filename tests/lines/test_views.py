@@ -46,7 +46,10 @@ class TestHome:
         assert response.url.startswith(reverse("accounts:login"))
 
     def test_query_count_does_not_grow_with_lines(
-        self, gb_stock: Market, alice: User, django_assert_max_num_queries  # noqa: ANN001
+        self,
+        gb_stock: Market,
+        alice: User,
+        django_assert_max_num_queries,
     ) -> None:
         for _ in range(3):
             services.order_line(alice, gb_stock, "gb-starter")
@@ -80,7 +83,9 @@ class TestAccess:
         assert selectors.cause_in_force(alices_line, alices_line.activated_at).slug == "wateraid"  # type: ignore[union-attr, arg-type]
 
     def test_staff_also_get_404_outside_the_admin(self, alices_line: Line, staff: User) -> None:
-        assert client_for(staff).get(reverse("lines:detail", args=[alices_line.pk])).status_code == 404
+        assert (
+            client_for(staff).get(reverse("lines:detail", args=[alices_line.pk])).status_code == 404
+        )
 
     def test_owner_sees_the_line(self, alices_line: Line, alice: User) -> None:
         page = client_for(alice).get(reverse("lines:detail", args=[alices_line.pk]))
@@ -111,7 +116,8 @@ class TestOrder:
         self, gb_stock: Market, bob: User, demo_causes: dict[str, Cause]
     ) -> None:
         response = client_for(bob).post(
-            reverse("lines:order") + "?market=GB", {"plan": "gb-starter", "cause": "restos-du-coeur"}
+            reverse("lines:order") + "?market=GB",
+            {"plan": "gb-starter", "cause": "restos-du-coeur"},
         )
 
         assert response.status_code == 200
@@ -175,7 +181,9 @@ class TestActivateAndChangeCause:
         assert "message error" in response.content.decode()
 
     def test_changing_the_cause_takes_effect_from_now(self, alices_line: Line, alice: User) -> None:
-        client_for(alice).post(reverse("lines:change_cause", args=[alices_line.pk]), {"cause": "wwf-uk"})
+        client_for(alice).post(
+            reverse("lines:change_cause", args=[alices_line.pk]), {"cause": "wwf-uk"}
+        )
 
         from django.utils import timezone
 

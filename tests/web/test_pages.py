@@ -14,7 +14,7 @@ from kindwave.web import demo
 pytestmark = pytest.mark.django_db
 
 
-def test_home_and_plans_show_the_catalogue_and_counts(settings) -> None:  # noqa: ANN001
+def test_home_and_plans_show_the_catalogue_and_counts(settings) -> None:
     call_command("demo", "--no-simulation")
 
     home = Client().get(reverse("public:home")).content.decode()
@@ -49,7 +49,7 @@ def test_demo_is_idempotent_and_creates_working_logins() -> None:
     assert staff.is_staff
 
 
-def test_demo_with_a_small_simulation(tmp_path, settings, monkeypatch) -> None:  # noqa: ANN001
+def test_demo_with_a_small_simulation(tmp_path, settings, monkeypatch) -> None:
     settings.DATA_DIR = tmp_path
     monkeypatch.setattr(
         demo, "SIMULATIONS", (demo.DemoSimulation("GB", subscribers=20, days=1, seed=3),)

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import available_timezones
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from kindwave.accounts.models import User
+from kindwave.accounts.models import User, known_time_zones
 
 COMMON_TIME_ZONES = [
     "Europe/London",
@@ -21,7 +20,7 @@ COMMON_TIME_ZONES = [
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    others = sorted(available_timezones() - set(COMMON_TIME_ZONES))
+    others = sorted(known_time_zones() - set(COMMON_TIME_ZONES))
     return [(tz, tz.replace("_", " ")) for tz in COMMON_TIME_ZONES + others]
 
 
@@ -49,6 +48,10 @@ class SignupForm(BaseUserCreationForm):
     def validate_unique(self) -> None:
         # Duplicates are handled by the view without revealing them (see class docstring).
         return
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # Nor may the model's case-insensitive unique constraint on the e-mail report one.
+        return {*super()._get_validation_exclusions(), "email"}  # type: ignore[misc]
 
     def clean_email(self) -> str:
         return str(self.cleaned_data["email"]).strip().lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 from zoneinfo import available_timezones
 
@@ -14,8 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+@functools.cache
+def known_time_zones() -> frozenset[str]:
+    """The IANA zones this machine knows (read from disk once: it takes ~30 ms)."""
+    return frozenset(available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in available_timezones():
+    if value not in known_time_zones():
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
 
 
@@ -147,4 +154,4 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} – {self.get_role_display()} – {self.organisation}"
+        return f"{self.user} - {self.get_role_display()} - {self.organisation}"

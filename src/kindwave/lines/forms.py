@@ -29,7 +29,7 @@ class CauseField(forms.ChoiceField):
         )
         self.causes = {cause.slug: cause for cause in causes}
 
-    def clean(self, value: Any) -> Cause | None:  # type: ignore[override]
+    def clean(self, value: Any) -> Cause | None:
         slug = super().clean(value)
         return self.causes.get(slug) if slug else None
 

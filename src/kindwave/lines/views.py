@@ -138,4 +138,3 @@ def activate(request: HttpRequest, line_id: int) -> HttpResponse:
     else:
         messages.error(request, _("Please type the number printed on your SIM card."))
     return redirect("lines:detail", line_id=line.pk)
-

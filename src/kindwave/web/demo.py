@@ -54,12 +54,8 @@ class Persona:
 
 
 PERSONAS = (
-    Persona(
-        "alice@example.org", "Alice Martin", line=("GB", "gb-everyday", "wateraid")
-    ),
-    Persona(
-        "bob@example.org", "Bob Martin", line=("GB", "gb-starter", "the-trussell-trust")
-    ),
+    Persona("alice@example.org", "Alice Martin", line=("GB", "gb-everyday", "wateraid")),
+    Persona("bob@example.org", "Bob Martin", line=("GB", "gb-starter", "the-trussell-trust")),
     Persona("charlie@example.org", "Charlie Outsider"),
     Persona(
         "admin@wateraid.example.org",
@@ -125,7 +121,8 @@ def simulate_and_import(sim: DemoSimulation, say: Callable[[str], None]) -> None
         )
     else:
         recorded = json.loads((out_dir / "simulation.json").read_text("utf-8"))
-        say(f"Simulation {sim.country} already in {out_dir} ({recorded['counts']['records']:,} records)")
+        records = recorded["counts"]["records"]
+        say(f"Simulation {sim.country} already in {out_dir} ({records:,} records)")
     summary = lines.import_simulated_operator(out_dir)
     say(
         f"Imported {sim.country}: {summary.lines_created} new lines, "

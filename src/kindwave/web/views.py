@@ -25,7 +25,5 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def plans(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    offers = [
-        (market, lines.plans_on_offer(market, now)) for market in lines.markets_on_offer(now)
-    ]
+    offers = [(market, lines.plans_on_offer(market, now)) for market in lines.markets_on_offer(now)]
     return render(request, "web/plans.html", {"offers": offers})

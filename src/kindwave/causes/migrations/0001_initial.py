@@ -7,37 +7,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cause',
+            name="Cause",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True, verbose_name='slug')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('country', models.CharField(choices=[('GB', 'United Kingdom'), ('FR', 'France'), ('US', 'United States')], max_length=2, verbose_name='country')),
-                ('registration_number', models.CharField(help_text='Charity Commission number (England and Wales), RNA or SIREN (France), EIN (US).', max_length=40, verbose_name='registration number')),
-                ('summary', models.CharField(max_length=280, verbose_name='summary')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('website', models.URLField(blank=True, verbose_name='website')),
-                ('logo', models.ImageField(blank=True, upload_to='causes/logos/', verbose_name='logo')),
-                ('verified_at', models.DateTimeField(blank=True, null=True, verbose_name='verified at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('organisation', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='cause', to='accounts.organisation')),
-                ('verified_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='verified by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80, unique=True, verbose_name="slug")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "country",
+                    models.CharField(
+                        choices=[
+                            ("GB", "United Kingdom"),
+                            ("FR", "France"),
+                            ("US", "United States"),
+                        ],
+                        max_length=2,
+                        verbose_name="country",
+                    ),
+                ),
+                (
+                    "registration_number",
+                    models.CharField(
+                        help_text="Charity Commission number (England and Wales), RNA or SIREN (France), EIN (US).",
+                        max_length=40,
+                        verbose_name="registration number",
+                    ),
+                ),
+                ("summary", models.CharField(max_length=280, verbose_name="summary")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("website", models.URLField(blank=True, verbose_name="website")),
+                (
+                    "logo",
+                    models.ImageField(blank=True, upload_to="causes/logos/", verbose_name="logo"),
+                ),
+                (
+                    "verified_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="verified at"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cause",
+                        to="accounts.organisation",
+                    ),
+                ),
+                (
+                    "verified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="verified by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'cause',
-                'verbose_name_plural': 'causes',
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('country', 'registration_number'), name='causes_cause_registration_unique')],
+                "verbose_name": "cause",
+                "verbose_name_plural": "causes",
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("country", "registration_number"),
+                        name="causes_cause_registration_unique",
+                    )
+                ],
             },
         ),
     ]

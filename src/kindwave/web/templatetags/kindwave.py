@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -38,5 +39,5 @@ def data_size(megabytes: int) -> str:
     if megabytes >= 1024 and megabytes % 1024 == 0:
         return _("%(n)s GB") % {"n": megabytes // 1024}
     if megabytes >= 1024:
-        return _("%(n)s GB") % {"n": f"{megabytes / 1024:.1f}"}
+        return _("%(n)s GB") % {"n": number_format(round(megabytes / 1024, 1), 1)}
     return _("%(n)s MB") % {"n": megabytes}
