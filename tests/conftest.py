@@ -15,20 +15,20 @@ PASSWORD = "correct-horse-battery-staple-42"
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords_and_memory_mail(settings) -> None:  # noqa: ANN001
+def _fast_passwords_and_memory_mail(settings) -> None:
     # Argon2 is the production hasher; tests use MD5 only to stay fast.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
 @pytest.fixture
-def demo_causes(db) -> dict[str, Cause]:  # noqa: ANN001
+def demo_causes(db) -> dict[str, Cause]:
     causes.load_demo_causes()
     return {cause.slug: cause for cause in Cause.objects.all()}
 
 
 @pytest.fixture
-def alice(db) -> User:  # noqa: ANN001
+def alice(db) -> User:
     return accounts.create_subscriber(
         email="alice@example.org",
         full_name="Alice Martin",
@@ -38,14 +38,14 @@ def alice(db) -> User:  # noqa: ANN001
 
 
 @pytest.fixture
-def bob(db) -> User:  # noqa: ANN001
+def bob(db) -> User:
     return accounts.create_subscriber(
         email="bob@example.org", full_name="Bob Martin", password=PASSWORD, verified=True
     )
 
 
 @pytest.fixture
-def charlie(db) -> User:  # noqa: ANN001
+def charlie(db) -> User:
     return accounts.create_subscriber(
         email="charlie@example.org",
         full_name="Charlie Outsider",
@@ -68,7 +68,7 @@ def cause_admin(demo_causes: dict[str, Cause]) -> User:
 
 
 @pytest.fixture
-def staff(db) -> User:  # noqa: ANN001
+def staff(db) -> User:
     return User.objects.create_superuser(email="staff@kindwave.example.org", password=PASSWORD)
 
 

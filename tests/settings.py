@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("KINDWAVE_SECRET_KEY", "test-only-secret-key-never-used-in-production")
 os.environ.setdefault("KINDWAVE_TIME_ZONE", "Europe/London")
 
-from kindwave.settings import *  # noqa: E402, F403
+from kindwave.settings import *  # noqa: F403
 
 # No collectstatic before tests: serve static files from the apps, unhashed.
 STORAGES = {

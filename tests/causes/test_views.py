@@ -37,7 +37,7 @@ def test_unverified_cause_is_not_public(demo_causes: dict[str, Cause]) -> None:
     assert "WaterAid" not in Client().get(reverse("causes:list")).content.decode()
 
 
-def test_staff_verify_a_cause_from_the_admin(staff, demo_causes: dict[str, Cause]) -> None:  # noqa: ANN001
+def test_staff_verify_a_cause_from_the_admin(staff, demo_causes: dict[str, Cause]) -> None:
     cause = demo_causes["wateraid"]
     services.withdraw_verification(cause)
     client = Client()
