@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import phonenumbers
 from django import template
 from django.utils.formats import number_format
 from django.utils.translation import get_language
@@ -41,3 +42,13 @@ def data_size(megabytes: int) -> str:
     if megabytes >= 1024:
         return _("%(n)s GB") % {"n": number_format(round(megabytes / 1024, 1), 1)}
     return _("%(n)s MB") % {"n": megabytes}
+
+
+@register.filter
+def phone(msisdn: str) -> str:
+    """+33612000000 → ``+33 6 12 00 00 00``: the international format people read."""
+    try:
+        number = phonenumbers.parse(msisdn)
+    except phonenumbers.NumberParseException:
+        return msisdn
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
