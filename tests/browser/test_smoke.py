@@ -7,6 +7,8 @@ Each page leaves a full-page screenshot in artifacts/screenshots/ for CI to keep
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import Page
 
 from .conftest import PageProblems, screenshot
@@ -37,21 +39,17 @@ def test_home_page(page: Page, page_problems: PageProblems) -> None:
     assert page.evaluate("() => typeof window.htmx") == "object", "HTMX did not load"
 
 
-@pytest.mark.parametrize(
-    ("page", "title_start", "lang"),
-    [("en-GB", "Log in", "en"), ("fr-FR", "Connexion", "fr")],
-    indirect=["page"],
-)
-def test_staff_login_page(
-    page: Page, page_problems: PageProblems, title_start: str, lang: str
-) -> None:
+@pytest.mark.parametrize(("page", "lang"), [("en-GB", "en"), ("fr-FR", "fr")], indirect=["page"])
+def test_staff_login_page(page: Page, page_problems: PageProblems, lang: str) -> None:
     response = page.goto("/admin/login/")
     screenshot(page, f"admin-login-{lang}")
 
     page_problems.assert_none()
     assert response is not None
     assert response.status == 200
-    assert page.title().startswith(title_start)
+    # Whatever the catalogues call it, in the language the browser asked for.
+    with translation.override(lang):
+        assert page.title().startswith(gettext("Log in"))
     assert page.locator("html").get_attribute("lang") == lang
     assert page.locator("input[name=username]").is_visible()
     assert page.locator("input[name=password]").is_visible()
