@@ -17,15 +17,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
+
+from kindwave.accounts.models import User
+from kindwave.causes import services as causes
+from kindwave.causes.models import Cause
+from kindwave.lines import services as lines
+from kindwave.lines.models import Line, Market
+from tests.lines.conftest import FIRST_ICCID, FIRST_IMSI, FIRST_NUMBER, LAST_NUMBER
 
 BROWSER_TESTS_DIR = Path(__file__).resolve().parent
 SCREENSHOT_DIR = BROWSER_TESTS_DIR.parents[1] / "artifacts" / "screenshots"
@@ -204,3 +213,159 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOT_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- The demo operator, signed-in visitors and the page checks (pages, journey, accessibility) ---
+
+
+@dataclass(frozen=True)
+class Operator:
+    """What the subscriber-facing tests need in the database (see the ``operator`` fixture)."""
+
+    gb: Market
+    alice: User
+    bob: User
+    staff: User
+    line: Line
+    ordered_line: Line
+    cause: Cause
+
+
+@pytest.fixture
+def gb_operator(transactional_db: None) -> Market:
+    """The demo offer, as a visitor meets it: the UK, French and US demo catalogues, the
+    demo causes, and ten numbers and ten SIMs in the GB pool."""
+    lines.load_demo_catalogs()
+    causes.load_demo_causes()
+    gb = Market.objects.get(code="GB")
+    lines.add_number_block(gb, FIRST_NUMBER, LAST_NUMBER)
+    lines.add_sims(gb, FIRST_ICCID, FIRST_IMSI, 10)
+    return gb
+
+
+@pytest.fixture
+def operator(gb_operator: Market, alice: User, bob: User, staff: User) -> Operator:
+    """``gb_operator`` plus alice with an active GB line (Everyday, for WaterAid), bob with
+    a line ordered but not yet activated (Starter, no cause) and a staff member."""
+    cause = Cause.objects.get(slug="wateraid")
+    line = lines.order_line(alice, gb_operator, "gb-everyday", cause=cause)
+    lines.activate_line(line, line.sim.iccid, by=alice)
+    ordered_line = lines.order_line(bob, gb_operator, "gb-starter")
+    return Operator(
+        gb=gb_operator,
+        alice=alice,
+        bob=bob,
+        staff=staff,
+        line=line,
+        ordered_line=ordered_line,
+        cause=cause,
+    )
+
+
+@pytest.fixture
+def log_in(live_server: LiveServer) -> Callable[[Page, User], None]:
+    """``log_in(page, user)``: the page's browser context is signed in as ``user``.
+
+    The session is made server-side (``Client.force_login``) and handed to the browser as
+    its cookie: much faster than the login form, which has its own tests.
+    """
+
+    def log_in(page: Page, user: User) -> None:
+        client = Client()
+        client.force_login(user)
+        name = django_settings.SESSION_COOKIE_NAME
+        page.context.add_cookies(
+            [{"name": name, "value": client.cookies[name].value, "url": live_server.url}]
+        )
+
+    return log_in
+
+
+def unlabelled_fields(page: Page) -> list[str]:
+    """The visible form fields that have no accessible name from a label or ARIA attribute."""
+    return page.evaluate(
+        """() => {
+            const text = (el) => (el.innerText + ' ' + Array.from(
+                el.querySelectorAll('img[alt]'), (img) => img.alt).join(' ')).trim();
+            const named = (el) => {
+                if ((el.getAttribute('aria-label') || '').trim()) return true;
+                const by = (el.getAttribute('aria-labelledby') || '').split(/\\s+/)
+                    .map((id) => id && document.getElementById(id));
+                if (by.some((label) => label && text(label))) return true;
+                return Array.from(el.labels || []).some((label) => text(label));
+            };
+            const fields = document.querySelectorAll(
+                'input:not([type=hidden]):not([type=submit]):not([type=button])'
+                + ':not([type=reset]):not([type=image]), select, textarea');
+            return Array.from(fields)
+                .filter((el) => el.getClientRects().length
+                    && getComputedStyle(el).visibility !== 'hidden')
+                .filter((el) => !named(el))
+                .map((el) => el.outerHTML.slice(0, 160));
+        }"""
+    )
+
+
+def skip_link_problem(page: Page) -> str | None:
+    """None if the first focusable element is a link to an element of the page that is on
+    screen once focused (a "skip to content" link), else what is wrong."""
+    return page.evaluate(
+        """() => {
+            const first = document.body.querySelector(
+                'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]');
+            if (!first || first.tagName !== 'A' || !first.getAttribute('href').startsWith('#'))
+                return 'the first focusable element is not a skip link: '
+                    + (first ? first.outerHTML.slice(0, 160) : 'none');
+            const target = document.getElementById(first.getAttribute('href').slice(1));
+            if (!target) return 'the skip link points at nothing: ' + first.outerHTML;
+            first.focus();
+            const box = first.getBoundingClientRect();
+            const shown = box.width > 1 && box.height > 1 && box.left >= 0 && box.top >= 0
+                && box.right <= window.innerWidth && box.bottom <= window.innerHeight;
+            first.blur();
+            return shown ? null : 'the skip link stays off screen when focused: ' + first.outerHTML;
+        }"""
+    )
+
+
+def broken_references(page: Page) -> list[str]:
+    """The ``label for``, ``aria-describedby`` and ``aria-labelledby`` that name an id no
+    element of the page has (a screen reader then reads nothing for them)."""
+    return page.evaluate(
+        """() => {
+            const broken = [];
+            for (const el of document.querySelectorAll(
+                    'label[for], [aria-describedby], [aria-labelledby]')) {
+                const ids = el.tagName === 'LABEL' && el.hasAttribute('for')
+                    ? [el.getAttribute('for')]
+                    : ((el.getAttribute('aria-describedby') || '') + ' '
+                        + (el.getAttribute('aria-labelledby') || '')).split(/\\s+/).filter(Boolean);
+                for (const id of ids)
+                    if (!id || !document.getElementById(id))
+                        broken.push(`#${id} not found, named by ${el.outerHTML.slice(0, 160)}`);
+            }
+            return broken;
+        }"""
+    )
+
+
+def horizontal_overflow(page: Page) -> list[str]:
+    """Empty if the page fits the window's width, else the widest elements that stick out
+    (a few, the outermost first) with their right edge in CSS pixels."""
+    return page.evaluate(
+        """() => {
+            const width = window.innerWidth;
+            if (document.documentElement.scrollWidth <= width) return [];
+            const out = [];
+            for (const el of document.body.querySelectorAll('*')) {
+                const box = el.getBoundingClientRect();
+                if (box.right > width + 0.5 && !out.some((o) => o.el.contains(el)))
+                    out.push({el, right: Math.round(box.right)});
+            }
+            const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                + (el.className && typeof el.className === 'string'
+                    ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+            return [`scrollWidth ${document.documentElement.scrollWidth} > innerWidth ${width}`]
+                .concat(out.slice(0, 8).map((o) => `${name(o.el)} right=${o.right}`));
+        }"""
+    )
