@@ -36,14 +36,7 @@ class KnownDefectError(AssertionError):
 
 
 # (page name, check name): where the defect is.
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("line-ordered", "references"): (
-        "src/kindwave/lines/templates/lines/detail.html, 'Activate my SIM': Django gives the "
-        'ICCID input aria-describedby="id_iccid_helptext" for its help text, but the '
-        'template prints the help text in a <div class="helptext"> without that id, so '
-        "screen readers never read it"
-    ),
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def problems_on(page: Page) -> dict[str, list[str]]:
