@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## messages: compile the French (and English) translations (no GNU gettext needed)
+## messages: compile the French translations with Babel (no GNU gettext needed)
 messages: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d src/kindwave/locale -D django --statistics 2>&1 | tail -n 2
+	$(BIN)/pybabel compile -d src/kindwave/locale -D django --statistics
 
 ## demo: set up, load the demo operator (catalogues, causes, ~1,000 simulated subscribers) and serve it
 demo: setup

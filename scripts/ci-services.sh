@@ -41,8 +41,9 @@ as_root() {
 # --- 1. Debian packages ------------------------------------------------------------------
 # postgresql: the server; chromium: the browser Playwright drives (never Playwright's own
 # download); fonts-dejavu-core: so pages and screenshots render text; libpango*/harfbuzz:
-# what WeasyPrint loads to lay out PDF invoices (Chromium brings its own dependencies).
-PACKAGES=(postgresql chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0
+# what WeasyPrint loads to lay out PDF invoices (Chromium brings its own dependencies);
+# gettext: xgettext, for the test that no UI string is missing from the French catalogue.
+PACKAGES=(postgresql chromium fonts-dejavu-core gettext libpango-1.0-0 libpangoft2-1.0-0
           libharfbuzz-subset0)
 missing=()
 for package in "${PACKAGES[@]}"; do
