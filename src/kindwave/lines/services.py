@@ -68,6 +68,7 @@ from kindwave.lines.validators import (
     normalise_msisdn,
     normalise_port_in,
 )
+from kindwave.simulator.population import SUBSCRIBERS_HEADER
 
 MAX_BLOCK_SIZE = 1_000_000
 MAX_SIM_BATCH = 1_000_000
@@ -749,21 +750,8 @@ def choose_cause(line: Line, cause: Cause | None, at: datetime | None = None) ->
 
 # --- Import of a simulated operator ---------------------------------------------------------
 
-SUBSCRIBER_COLUMNS = (
-    "subscriber_ref",
-    "given_name",
-    "family_name",
-    "email",
-    "language",
-    "time_zone",
-    "msisdn",
-    "iccid",
-    "imsi",
-    "plan_code",
-    "cause_slug",
-    "activated_at",
-    "home_cell_id",
-)
+# The simulator writes subscribers.csv; one definition of its columns serves both sides.
+SUBSCRIBER_COLUMNS = SUBSCRIBERS_HEADER
 IMPORT_BATCH = 500
 MAX_REPORTED_PROBLEMS = 50
 
