@@ -82,6 +82,28 @@ class TestAccess:
         assert response.status_code == 404
         assert selectors.cause_in_force(alices_line, alices_line.activated_at).slug == "wateraid"  # type: ignore[union-attr, arg-type]
 
+    @pytest.mark.parametrize("persona", ["bob", "cause_admin"])
+    def test_household_member_and_cause_admin_get_404_too(
+        self, alices_line: Line, persona: str, request: pytest.FixtureRequest
+    ) -> None:
+        user = request.getfixturevalue(persona)
+
+        response = client_for(user).get(reverse("lines:detail", args=[alices_line.pk]))
+
+        assert response.status_code == 404
+
+    def test_staff_see_the_line_in_the_admin(self, alices_line: Line, staff: User) -> None:
+        response = client_for(staff).get(reverse("admin:lines_line_change", args=[alices_line.pk]))
+
+        assert response.status_code == 200
+        assert alices_line.msisdn in response.content.decode()
+
+    def test_a_cause_admin_is_not_staff(self, cause_admin: User) -> None:
+        response = client_for(cause_admin).get(reverse("admin:index"))
+
+        assert response.status_code == 302
+        assert reverse("admin:login") in response.url
+
     def test_staff_also_get_404_outside_the_admin(self, alices_line: Line, staff: User) -> None:
         assert (
             client_for(staff).get(reverse("lines:detail", args=[alices_line.pk])).status_code == 404
