@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
@@ -24,7 +25,15 @@ from kindwave.accounts.models import User
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("lines:home")
-    form = SignupForm(request.POST or None)
+    language = translation.get_language_from_request(request)
+    form = SignupForm(
+        request.POST or None,
+        # Start from what the visitor is reading: a French reader is most likely in France.
+        initial={
+            "language": language,
+            "time_zone": "Europe/Paris" if language == "fr" else settings.TIME_ZONE,
+        },
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         existing = User.objects.filter(email__iexact=data["email"]).first()
