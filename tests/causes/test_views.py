@@ -50,3 +50,27 @@ def test_staff_verify_a_cause_from_the_admin(staff, demo_causes: dict[str, Cause
 
     cause.refresh_from_db()
     assert cause.verified_by == staff
+
+
+def test_staff_add_a_cause_from_the_admin_with_its_organisation(staff) -> None:
+    client = Client()
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:causes_cause_add"),
+        {
+            "slug": "emmaus-france",
+            "name": "Emmaüs France",
+            "country": "FR",
+            "registration_number": "W751204497",
+            "summary": "Lutte contre l'exclusion.",
+            "description": "",
+            "website": "https://emmaus-france.org/",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cause = Cause.objects.get(slug="emmaus-france")
+    assert cause.organisation.kind == "cause"
+    assert cause.organisation.name == "Emmaüs France"
+    assert not cause.is_verified

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +19,8 @@ class CauseAdmin(admin.ModelAdmin[Cause]):
     readonly_fields = ["organisation", "verified_at", "verified_by", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["verify", "withdraw"]
+    # A website typed without a scheme is taken as https:// (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description=_("Verify the selected causes"))
     def verify(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:
