@@ -145,6 +145,16 @@ class TestPasswordReset:
         alice.refresh_from_db()
         assert alice.check_password(new)
 
+    def test_the_mail_is_in_the_accounts_language(self, alice: User) -> None:
+        alice.language = "fr"
+        alice.save(update_fields=["language"])
+
+        Client(HTTP_ACCEPT_LANGUAGE="en").post(
+            reverse("accounts:password_reset"), {"email": "alice@example.org"}
+        )
+
+        assert "mot de passe" in mail.outbox[-1].subject
+
     def test_unknown_address_gets_the_same_answer_and_no_mail(self) -> None:
         response = Client().post(reverse("accounts:password_reset"), {"email": "nobody@x.org"})
 

@@ -4,7 +4,12 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    BaseUserCreationForm,
+    PasswordResetForm,
+)
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from kindwave.accounts.models import User, known_time_zones
@@ -72,3 +77,26 @@ class PreferencesForm(forms.ModelForm):
         model = User
         fields = ("full_name", "language", "time_zone")
         labels = {"full_name": _("Full name")}
+
+
+class LocalisedPasswordResetForm(PasswordResetForm):
+    """Password reset e-mails go out in the account's language, not the requester's."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        with translation.override(getattr(context.get("user"), "language", None)):
+            super().send_mail(
+                subject_template_name,
+                email_template_name,
+                context,
+                from_email,
+                to_email,
+                html_email_template_name,
+            )

@@ -18,7 +18,12 @@ from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from kindwave.accounts import emails, services
-from kindwave.accounts.forms import EmailAuthenticationForm, PreferencesForm, SignupForm
+from kindwave.accounts.forms import (
+    EmailAuthenticationForm,
+    LocalisedPasswordResetForm,
+    PreferencesForm,
+    SignupForm,
+)
 from kindwave.accounts.models import User
 
 
@@ -107,6 +112,7 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = LocalisedPasswordResetForm
     template_name = "accounts/password_reset.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
