@@ -74,3 +74,32 @@ def test_staff_add_a_cause_from_the_admin_with_its_organisation(staff) -> None:
     assert cause.organisation.kind == "cause"
     assert cause.organisation.name == "Emmaüs France"
     assert not cause.is_verified
+
+
+def test_a_logo_uploaded_with_a_new_cause_is_kept(staff, tmp_path, settings) -> None:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(png, format="PNG")
+    client = Client()
+    client.force_login(staff)
+
+    client.post(
+        reverse("admin:causes_cause_add"),
+        {
+            "slug": "emmaus-france",
+            "name": "Emmaüs France",
+            "country": "FR",
+            "registration_number": "W751204497",
+            "summary": "Lutte contre l'exclusion.",
+            "logo": SimpleUploadedFile("logo.png", png.getvalue(), content_type="image/png"),
+        },
+    )
+
+    cause = Cause.objects.get(slug="emmaus-france")
+    assert cause.logo.name.startswith("causes/logos/")
+    assert (tmp_path / cause.logo.name).exists()

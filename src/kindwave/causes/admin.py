@@ -40,20 +40,18 @@ class CauseAdmin(admin.ModelAdmin[Cause]):
             services.withdraw_verification(cause)
 
     def save_model(self, request: HttpRequest, obj: Cause, form: object, change: bool) -> None:
-        if not change:
-            services.register_cause(
-                slug=obj.slug,
-                name=obj.name,
-                country=obj.country,
-                registration_number=obj.registration_number,
-                summary=obj.summary,
-                description=obj.description,
-                website=obj.website,
-            )
-            saved = Cause.objects.get(slug=obj.slug)
-            obj.pk, obj.organisation_id = saved.pk, saved.organisation_id
-            if obj.logo:
-                saved.logo = obj.logo
-                saved.save(update_fields=["logo"])
-        else:
+        if change:
             super().save_model(request, obj, form, change)
+            return
+        # A new cause needs its organisation: that is register_cause's job.
+        cause, _created = services.register_cause(
+            slug=obj.slug,
+            name=obj.name,
+            country=obj.country,
+            registration_number=obj.registration_number,
+            summary=obj.summary,
+            description=obj.description,
+            website=obj.website,
+            logo=obj.logo or None,
+        )
+        obj.pk, obj.organisation = cause.pk, cause.organisation

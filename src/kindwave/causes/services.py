@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,6 +48,7 @@ def register_cause(
     summary: str,
     description: str = "",
     website: str = "",
+    logo: File | None = None,
     verified: bool = False,
 ) -> tuple[Cause, bool]:
     """Create a cause and its organisation; idempotent by slug. Returns (cause, created)."""
@@ -67,6 +69,8 @@ def register_cause(
         website=website,
         verified_at=timezone.now() if verified else None,
     )
+    if logo:
+        cause.logo = logo
     cause.full_clean()
     cause.save()
     return cause, True
