@@ -1,0 +1,131 @@
+"""``kindwave usage …``: load the host network's cells, ingest usage files into the lake
+exactly once, and list the quarantine."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.progress import TaskID
+
+from kindwave.lib.progress import progress_bar
+from kindwave.lines.models import Market
+from kindwave.usage import services
+from kindwave.usage.models import QuarantinedRecord, QuarantineReason
+
+MAX_SHOWN = 200
+
+
+class Command(BaseCommand):
+    help = "Usage records: load cells, ingest usage files into the lake, list the quarantine."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        actions = parser.add_subparsers(
+            dest="action", required=True, metavar="{ingest,cells,quarantine}"
+        )
+        ingest = actions.add_parser("ingest", help="ingest usage files v1 into the lake")
+        ingest.add_argument("paths", nargs="+", type=Path, help="files or directories")
+        ingest.add_argument("--market", help="market code, e.g. GB (default: the only one)")
+        ingest.add_argument("--plmn", help="host network MCC-MNC (default: the market's)")
+        ingest.add_argument(
+            "--horizon-days",
+            type=int,
+            help="how far back a record id counts as a duplicate "
+            f"(default: ${services.HORIZON_VARIABLE} or {services.DEFAULT_DEDUP_HORIZON_DAYS})",
+        )
+        ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+
+        cells = actions.add_parser("cells", help="the host network's cells")
+        cell_actions = cells.add_subparsers(dest="cells_action", required=True, metavar="{load}")
+        load = cell_actions.add_parser("load", help="load (upsert) cells.csv")
+        load.add_argument("cells_csv", type=Path)
+
+        quarantine = actions.add_parser("quarantine", help="list quarantined records")
+        quarantine.add_argument("--reason", choices=QuarantineReason.values)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "ingest":
+            self._ingest(options)
+        elif action == "cells":
+            self._load_cells(options["cells_csv"])
+        else:
+            self._quarantine(options["reason"])
+
+    def _ingest(self, options: dict[str, Any]) -> None:
+        market = self._market(options["market"], options["plmn"])
+        if options["horizon_days"] is not None and options["horizon_days"] < 1:
+            raise CommandError("--horizon-days must be at least 1")
+        with progress_bar("Ingesting", total=None, unit="records", quiet=options["quiet"]) as bar:
+            summary = services.ingest_usage_files(
+                options["paths"],
+                market=market,
+                home_plmn=options["plmn"],
+                horizon_days=options["horizon_days"],
+                progress=lambda records: bar.advance(TaskID(0), records),
+            )
+        for name in summary.skipped:
+            self.stdout.write(f"skipped (already ingested): {name}")
+        for reason in summary.refused:
+            self.stderr.write(f"refused: {reason}")
+        quarantined = sum(summary.quarantined.values())
+        by_reason = ", ".join(
+            f"{reason} {n:,}" for reason, n in sorted(summary.quarantined.items())
+        )
+        self.stdout.write(
+            f"Files: {len(summary.ingested):,} ingested, {len(summary.skipped):,} skipped as "
+            f"already ingested, {len(summary.refused):,} refused"
+            + (
+                f"; {summary.orphans_removed:,} orphan part(s) removed"
+                if summary.orphans_removed
+                else ""
+            )
+            + f".\nRecords: {summary.records:,}: {summary.accepted:,} accepted, "
+            f"{summary.duplicates:,} duplicates dropped, {quarantined:,} quarantined"
+            + (f" ({by_reason})" if by_reason else "")
+            + f".\n{summary.seconds:.1f} s, {summary.records_per_second:,.0f} records/s."
+        )
+        if summary.refused:
+            raise CommandError(f"{len(summary.refused):,} file(s) refused")
+
+    @staticmethod
+    def _market(code: str | None, plmn: str | None) -> Market:
+        markets = Market.objects.all()
+        if code:
+            market = markets.filter(code=code.upper()).first()
+            if market is None:
+                raise CommandError(f"unknown market {code!r}")
+            return market
+        if plmn:
+            matching = [market for market in markets if market.host_plmn == plmn]
+            if len(matching) == 1:
+                return matching[0]
+        only = list(markets[:2])
+        if len(only) != 1:
+            raise CommandError("say which market with --market (e.g. --market GB)")
+        return only[0]
+
+    def _load_cells(self, path: Path) -> None:
+        try:
+            summary = services.load_cells(path)
+        except services.CellFileError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            f"Cells: {summary.created:,} added, {summary.updated:,} updated, "
+            f"{summary.unchanged:,} unchanged."
+        )
+
+    def _quarantine(self, reason: str | None) -> None:
+        records = QuarantinedRecord.objects.select_related("file").order_by("file__name", "line")
+        if reason:
+            records = records.filter(reason=reason)
+        total = records.count()
+        for record in records[:MAX_SHOWN]:
+            self.stdout.write(
+                f"{record.file.name}:{record.line}\t{record.reason}\t{record.message}"
+            )
+        if total > MAX_SHOWN:
+            self.stdout.write(f"… and {total - MAX_SHOWN:,} more")
+        self.stdout.write(f"{total:,} quarantined record(s).")

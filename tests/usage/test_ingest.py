@@ -1,0 +1,258 @@
+"""``kindwave usage ingest``: every record of a delivery enters the lake exactly once,
+atomically per file; bad files are refused and bad records quarantined."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
+
+from kindwave.lines import services as lines
+from kindwave.lines.models import Line, LineState, LineStateChange, Market
+from kindwave.simulator.run import make_options, simulate
+from kindwave.usage import lake, services
+from kindwave.usage.fileformat import hour_of_file, read_usage_file
+from kindwave.usage.models import Cell, QuarantinedRecord, UsageFile
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("delivery") / "gb"
+    simulate(make_options(country="GB", subscribers=20, days=1, seed=11, start=None, out_dir=out))
+    return out
+
+
+@pytest.fixture
+def gb(settings, tmp_path: Path, delivery: Path, demo_causes: object) -> Market:
+    settings.DATA_DIR = tmp_path / "data"
+    lines.load_demo_catalogs()
+    lines.import_simulated_operator(delivery)
+    services.load_cells(delivery / "cells.csv")
+    return Market.objects.get(code="GB")
+
+
+def hour_files(directory: Path) -> list[Path]:
+    return sorted(directory.rglob("usage-*.csv.gz"))
+
+
+def delivered_ids(directory: Path) -> list[str]:
+    return [row["record_id"] for path in hour_files(directory) for _, row in read_usage_file(path)]
+
+
+def lake_ids() -> list[str]:
+    files = [str(path) for path in lake.ingested_parts()]
+    rows = duckdb.execute("SELECT record_id FROM read_parquet(?)", [files]).fetchall()
+    return [record_id for (record_id,) in rows]
+
+
+def lake_snapshot() -> dict[str, str]:
+    root = lake.lake_root()
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def rewrite(path: Path, edit) -> None:
+    lines_ = gzip.decompress(path.read_bytes()).decode().splitlines()
+    path.write_bytes(gzip.compress(("\n".join(edit(lines_)) + "\n").encode(), mtime=0))
+
+
+def ingest(*paths: Path, market: Market) -> services.IngestSummary:
+    return services.ingest_usage_files(paths, market=market)
+
+
+class TestIngest:
+    def test_every_record_of_a_clean_delivery_lands_once(self, gb: Market, delivery: Path) -> None:
+        summary = ingest(delivery, market=gb)
+
+        expected = delivered_ids(delivery)
+        assert len(summary.ingested) == 24
+        assert summary.records == summary.accepted == len(expected) > 0
+        assert sorted(lake_ids()) == sorted(expected)
+        assert UsageFile.objects.filter(status=UsageFile.Status.INGESTED).count() == 24
+
+    def test_lake_columns_are_typed(self, gb: Market, delivery: Path) -> None:
+        ingest(delivery, market=gb)
+
+        files = [str(path) for path in lake.ingested_parts()]
+        types = dict(
+            duckdb.execute(
+                "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                [files],
+            ).fetchall()
+        )
+        assert types["start_time"] == "TIMESTAMP WITH TIME ZONE"
+        assert types["duration_s"] == types["bytes_down"] == "BIGINT"
+        nulls = duckdb.execute(
+            "SELECT count(*) FROM read_parquet(?) WHERE record_type = 'data' "
+            "AND counterpart IS NOT NULL",
+            [files],
+        ).fetchone()
+        assert nulls == (0,)
+
+    def test_running_again_ingests_nothing_and_leaves_the_lake_unchanged(
+        self, gb: Market, delivery: Path
+    ) -> None:
+        ingest(delivery, market=gb)
+        before = lake_snapshot()
+
+        again = ingest(delivery, market=gb)
+
+        assert len(again.skipped) == 24
+        assert again.ingested == []
+        assert again.records == 0
+        assert lake_snapshot() == before
+
+    def test_a_file_redelivered_under_another_name_is_skipped_by_checksum(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        ingest(delivery, market=gb)
+        copy = tmp_path / "again" / "usage-20300101T00.csv.gz"
+        copy.parent.mkdir()
+        shutil.copyfile(hour_files(delivery)[5], copy)
+
+        summary = ingest(copy, market=gb)
+
+        assert summary.skipped == [str(copy)]
+        assert sorted(lake_ids()) == sorted(delivered_ids(delivery))
+
+    def test_a_record_for_an_unknown_number_is_quarantined(
+        self, gb: Market, delivery: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        copy = tmp_path / "gb"
+        shutil.copytree(delivery, copy)
+        target = hour_files(copy)[12]
+
+        def unknown_msisdn(lines_: list[str]) -> list[str]:
+            fields = lines_[1].split(",")
+            fields[2] = "+447999999999"
+            return [lines_[0], ",".join(fields), *lines_[2:]]
+
+        rewrite(target, unknown_msisdn)
+
+        summary = ingest(copy, market=gb)
+
+        assert summary.quarantined == {"unknown_line": 1}
+        assert summary.accepted == summary.records - 1
+        record = QuarantinedRecord.objects.get()
+        assert (record.file.name, record.line, record.raw["msisdn"]) == (
+            target.name,
+            2,
+            "+447999999999",
+        )
+        call_command("usage", "quarantine", "--reason", "unknown_line")
+        assert f"{target.name}:2\tunknown_line" in capsys.readouterr().out
+
+    def test_a_corrupt_gzip_is_refused_and_nothing_of_it_enters_the_lake(
+        self, gb: Market, delivery: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        copy = tmp_path / "gb"
+        shutil.copytree(delivery, copy)
+        target = hour_files(copy)[3]
+        target.write_bytes(target.read_bytes()[:-20])
+        lost = {row["record_id"] for _, row in read_usage_file(hour_files(delivery)[3])}
+
+        with pytest.raises(CommandError, match="1 file"):
+            call_command("usage", "ingest", str(copy), "--market", "GB", "--quiet")
+
+        err = capsys.readouterr().err
+        assert target.name in err
+        assert "gzip" in err
+        refused = UsageFile.objects.get(status=UsageFile.Status.REFUSED)
+        assert refused.name == target.name
+        assert "gzip" in refused.refusal
+        assert UsageFile.objects.filter(status=UsageFile.Status.INGESTED).count() == 23
+        assert lost
+        assert not lost & set(lake_ids())
+
+    def test_an_interrupted_run_is_completed_with_the_same_lake(
+        self, gb: Market, delivery: Path
+    ) -> None:
+        ingest(delivery, market=gb)
+        uninterrupted = lake_snapshot()
+        # A crash after the part of one file was renamed, before its manifest row:
+        UsageFile.objects.filter(name=hour_files(delivery)[7].name).delete()
+        stray = lake.lake_root() / "usage_date=2026-10-01" / "part-0000000000000000.parquet.tmp"
+        stray.write_bytes(b"half a part")
+
+        summary = ingest(delivery, market=gb)
+
+        assert summary.orphans_removed == 2
+        assert (len(summary.ingested), len(summary.skipped)) == (1, 23)
+        assert summary.duplicates == 0
+        assert lake_snapshot() == uninterrupted
+        assert sorted(lake_ids()) == sorted(delivered_ids(delivery))
+
+    def test_a_record_id_seen_before_is_dropped_or_quarantined(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        ingest(delivery, market=gb)
+        source = hour_files(delivery)[15]
+        header, first, second, *_ = gzip.decompress(source.read_bytes()).decode().splitlines()
+        changed = first.split(",")
+        changed[0] = "NEW-1"
+        conflicting = second.split(",")
+        conflicting[6] = str(int(conflicting[6]) + 1)
+        later = tmp_path / "later" / source.name
+        later.parent.mkdir()
+        later.write_bytes(
+            gzip.compress(
+                f"{header}\n{first}\n{','.join(conflicting)}\n{','.join(changed)}\n".encode()
+            )
+        )
+
+        summary = ingest(later, market=gb)
+
+        assert (summary.records, summary.accepted, summary.duplicates) == (3, 1, 1)
+        assert summary.quarantined == {"conflicting_duplicate": 1}
+        ids = lake_ids()
+        assert ids.count(first.split(",")[0]) == 1
+        assert "NEW-1" in ids
+
+    def test_a_record_after_the_line_was_terminated_is_quarantined(
+        self, gb: Market, delivery: Path
+    ) -> None:
+        target = hour_files(delivery)[12]
+        first = next(iter(read_usage_file(target))).row
+        line = Line.objects.get(msisdn=first["msisdn"])
+        LineStateChange.objects.create(
+            line=line,
+            from_state=LineState.ACTIVE,
+            to_state=LineState.TERMINATED,
+            at=hour_of_file(target),
+            reason="test: terminated before this hour",
+        )
+
+        summary = ingest(delivery, market=gb)
+
+        assert summary.quarantined["line_not_active"] > 0
+        held = QuarantinedRecord.objects.filter(reason="line_not_active")
+        assert {record.raw["msisdn"] for record in held} == {first["msisdn"]}
+        assert all(record.file.file_hour >= hour_of_file(target) for record in held)
+        assert summary.accepted + summary.quarantined.total() == summary.records
+
+
+def test_loading_cells_twice_changes_nothing(gb: Market, delivery: Path) -> None:
+    count = Cell.objects.count()
+
+    summary = services.load_cells(delivery / "cells.csv")
+
+    assert (summary.created, summary.updated, summary.unchanged) == (0, 0, count)
+
+
+def test_the_dedup_horizon_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KINDWAVE_DEDUP_HORIZON_DAYS", raising=False)
+    assert services.dedup_horizon_days() == 35
+    monkeypatch.setenv("KINDWAVE_DEDUP_HORIZON_DAYS", "7")
+    assert services.dedup_horizon_days() == 7
+    monkeypatch.setenv("KINDWAVE_DEDUP_HORIZON_DAYS", "soon")
+    with pytest.raises(ImproperlyConfigured, match="KINDWAVE_DEDUP_HORIZON_DAYS"):
+        services.dedup_horizon_days()
