@@ -256,3 +256,15 @@ def test_the_dedup_horizon_comes_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("KINDWAVE_DEDUP_HORIZON_DAYS", "soon")
     with pytest.raises(ImproperlyConfigured, match="KINDWAVE_DEDUP_HORIZON_DAYS"):
         services.dedup_horizon_days()
+
+
+def test_a_second_ingest_while_one_runs_is_refused_and_writes_nothing(
+    gb: Market, delivery: Path
+) -> None:
+    # As if another process were ingesting.
+    with lake.exclusive_writer(), pytest.raises(lake.LakeBusyError, match="another ingest"):
+        ingest(delivery, market=gb)
+
+    assert lake.ingested_parts() == []
+    summary = ingest(delivery, market=gb)  # once the lock is free, the ingest proceeds
+    assert summary.accepted > 0

@@ -9,8 +9,10 @@ through :func:`ingested_parts`, never through a bare glob.
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +47,33 @@ SCHEMA = pa.schema(
 def lake_root() -> Path:
     """The usage lake's directory, read from ``settings.DATA_DIR`` at call time."""
     return Path(settings.DATA_DIR) / "lake" / "usage"
+
+
+class LakeBusyError(Exception):
+    """Another process is writing to the lake."""
+
+
+@contextmanager
+def exclusive_writer() -> Iterator[None]:
+    """Hold the lake's writer lock, or raise ``LakeBusyError`` at once.
+
+    One writer at a time: a second ingest would otherwise take the first one's
+    in-flight parts for orphans and delete them. The lock is an ``flock`` on a file in
+    the lake, released by the kernel if the holder dies, so a crash never leaves it held.
+    """
+    root = lake_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".writer.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakeBusyError(
+                f"another ingest is writing to {root}; run again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def part_name(usage_date: date, source_sha256: str) -> str:

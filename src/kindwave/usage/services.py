@@ -419,11 +419,14 @@ def ingest_usage_files(
     first), so re-running after a crash completes the work with the same bytes; a
     malformed file is recorded as refused and contributes nothing; every record is
     either in the lake, counted as a duplicate or quarantined with its reason.
-    ``progress(records)`` is called as records are checked. Run one ingest at a time.
+    ``progress(records)`` is called as records are checked. One ingest at a time: a
+    second one raises ``lake.LakeBusyError`` while the first runs.
     """
-    return _Ingest(
-        market=market,
-        home_plmn=home_plmn or market.host_plmn,
-        horizon_days=horizon_days or dedup_horizon_days(),
-        progress=progress,
-    ).run(find_usage_files(paths))
+    files = find_usage_files(paths)
+    with lake.exclusive_writer():
+        return _Ingest(
+            market=market,
+            home_plmn=home_plmn or market.host_plmn,
+            horizon_days=horizon_days or dedup_horizon_days(),
+            progress=progress,
+        ).run(files)

@@ -12,7 +12,7 @@ from rich.progress import TaskID
 
 from kindwave.lib.progress import progress_bar
 from kindwave.lines.models import Market
-from kindwave.usage import services
+from kindwave.usage import lake, services
 from kindwave.usage.models import QuarantinedRecord, QuarantineReason
 
 MAX_SHOWN = 200
@@ -59,13 +59,16 @@ class Command(BaseCommand):
         if options["horizon_days"] is not None and options["horizon_days"] < 1:
             raise CommandError("--horizon-days must be at least 1")
         with progress_bar("Ingesting", total=None, unit="records", quiet=options["quiet"]) as bar:
-            summary = services.ingest_usage_files(
-                options["paths"],
-                market=market,
-                home_plmn=options["plmn"],
-                horizon_days=options["horizon_days"],
-                progress=lambda records: bar.advance(TaskID(0), records),
-            )
+            try:
+                summary = services.ingest_usage_files(
+                    options["paths"],
+                    market=market,
+                    home_plmn=options["plmn"],
+                    horizon_days=options["horizon_days"],
+                    progress=lambda records: bar.advance(TaskID(0), records),
+                )
+            except lake.LakeBusyError as error:
+                raise CommandError(str(error)) from None
         for name in summary.skipped:
             self.stdout.write(f"skipped (already ingested): {name}")
         for reason in summary.refused:
