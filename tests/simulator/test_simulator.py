@@ -23,11 +23,11 @@ import phonenumbers
 import pytest
 from django.core.management import CommandError, call_command
 
+from kindwave.simulator.contract import SUBSCRIBERS_HEADER
 from kindwave.simulator.countries import HOST_COUNTRIES, INTERNATIONAL, RoamingZone
 from kindwave.simulator.geography import geohash
 from kindwave.simulator.management.commands.simulate import Command
 from kindwave.simulator.numbering import TemplateSet, luhn_valid, mix64
-from kindwave.simulator.population import SUBSCRIBERS_HEADER
 from kindwave.simulator.run import (
     SimulationArgumentError,
     SimulationOptions,

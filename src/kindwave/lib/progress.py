@@ -13,6 +13,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -33,11 +34,24 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} {self.unit}/s")
 
 
+class Bar:
+    """The one task of a :func:`progress_bar`."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, amount: int = 1) -> None:
+        self._progress.advance(self._task, amount)
+
+    def update(self, completed: int, total: int | None = None) -> None:
+        self._progress.update(self._task, completed=completed, total=total)
+
+
 @contextmanager
 def progress_bar(
     description: str, total: int | None, unit: str = "rows", quiet: bool = False
-) -> Iterator[Progress]:
-    """A rich progress bar on stderr; yields the Progress with a single task id 0."""
+) -> Iterator[Bar]:
+    """A rich progress bar on stderr (items done, rate, time left) for one job."""
     console = Console(file=sys.stderr, quiet=quiet)
     with Progress(
         TextColumn("{task.description}"),
@@ -50,5 +64,4 @@ def progress_bar(
         console=console,
         transient=False,
     ) as progress:
-        progress.add_task(description, total=total)
-        yield progress
+        yield Bar(progress, progress.add_task(description, total=total))

@@ -68,7 +68,7 @@ from kindwave.lines.validators import (
     normalise_msisdn,
     normalise_port_in,
 )
-from kindwave.simulator.population import SUBSCRIBERS_HEADER
+from kindwave.simulator.contract import SUBSCRIBERS_HEADER
 
 MAX_BLOCK_SIZE = 1_000_000
 MAX_SIM_BATCH = 1_000_000

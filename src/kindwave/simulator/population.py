@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from kindwave.simulator.contract import SUBSCRIBERS_HEADER
 from kindwave.simulator.countries import HostCountry, RoamingZone
 from kindwave.simulator.geography import Geography
 from kindwave.simulator.numbering import (
@@ -28,21 +29,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-SUBSCRIBERS_HEADER: tuple[str, ...] = (
-    "subscriber_ref",
-    "given_name",
-    "family_name",
-    "email",
-    "language",
-    "time_zone",
-    "msisdn",
-    "iccid",
-    "imsi",
-    "plan_code",
-    "cause_slug",
-    "activated_at",
-    "home_cell_id",
-)
 
 WORKER_SHARE = 0.68  # people with a daytime place: a job or a school
 COMMUTER_SHARE = 0.3  # workers whose daytime place is in the nearby bigger city

@@ -14,7 +14,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from rich.progress import TaskID
 
 from kindwave.lib.progress import progress_bar
 from kindwave.lines import services
@@ -71,7 +70,7 @@ class Command(BaseCommand):
         with progress_bar(_("Importing subscribers"), total=None, quiet=quiet) as bar:
 
             def progress(done: int, total: int) -> None:
-                bar.update(TaskID(0), completed=done, total=total)
+                bar.update(done, total)
 
             summary = services.import_simulated_operator(directory, progress=progress)
         self.stdout.write(

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from rich.progress import TaskID
 
 from kindwave.lib.progress import progress_bar
 from kindwave.usage.fileformat import (
@@ -75,7 +74,7 @@ class Command(BaseCommand):
                             problems.append(f"{path}:{line}: {problem}")
                 except UsageFileError as error:
                     problems.append(str(error))
-                bar.advance(TaskID(0))
+                bar.advance()
         elapsed = time.perf_counter() - began
         types = ", ".join(f"{kind} {count:,}" for kind, count in sorted(by_type.items()))
         self.stdout.write(

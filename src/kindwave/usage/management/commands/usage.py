@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from rich.progress import TaskID
 
 from kindwave.lib.progress import progress_bar
 from kindwave.lines.models import Market
@@ -65,7 +64,7 @@ class Command(BaseCommand):
                     market=market,
                     home_plmn=options["plmn"],
                     horizon_days=options["horizon_days"],
-                    progress=lambda records: bar.advance(TaskID(0), records),
+                    progress=lambda records: bar.advance(records),
                 )
             except lake.LakeBusyError as error:
                 raise CommandError(str(error)) from None
