@@ -49,6 +49,7 @@ unit: NO_TESTS = [ $$status -ne 5 ] || echo "make unit: pytest collected no test
 unit: $(VENV)/.installed
 ifeq ($(CI),true)
 	@set -e; \
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'; \
 	database_url=$$(scripts/ci-services.sh); \
 	echo "== unit 1/2: SQLite, with the browser tests"; \
 	status=0; KINDWAVE_BROWSER_TESTS=1 $(PYTEST) || status=$$?; $(NO_TESTS); sqlite=$$status; \

@@ -42,8 +42,9 @@ as_root() {
 # postgresql: the server; chromium: the browser Playwright drives (never Playwright's own
 # download); fonts-dejavu-core: so pages and screenshots render text; libpango*/harfbuzz:
 # what WeasyPrint loads to lay out PDF invoices (Chromium brings its own dependencies);
-# gettext: xgettext, for the test that no UI string is missing from the French catalogue.
-PACKAGES=(postgresql chromium fonts-dejavu-core gettext libpango-1.0-0 libpangoft2-1.0-0
+# gettext: xgettext, for the test that no UI string is missing from the French catalogue;
+# openjdk-17-jre-headless: the Java that PySpark (the rating engine's second backend) runs on.
+PACKAGES=(postgresql chromium fonts-dejavu-core gettext openjdk-17-jre-headless libpango-1.0-0 libpangoft2-1.0-0
           libharfbuzz-subset0)
 missing=()
 for package in "${PACKAGES[@]}"; do

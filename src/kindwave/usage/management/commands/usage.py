@@ -13,6 +13,7 @@ from kindwave.lib.progress import progress_bar
 from kindwave.lines.models import Market
 from kindwave.usage import lake, services
 from kindwave.usage.models import QuarantinedRecord, QuarantineReason
+from kindwave.usage.rating import cli as rating_cli
 
 MAX_SHOWN = 200
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         actions = parser.add_subparsers(
-            dest="action", required=True, metavar="{ingest,cells,quarantine}"
+            dest="action", required=True, metavar="{ingest,rate,cells,quarantine}"
         )
         ingest = actions.add_parser("ingest", help="ingest usage files v1 into the lake")
         ingest.add_argument("paths", nargs="+", type=Path, help="files or directories")
@@ -36,6 +37,9 @@ class Command(BaseCommand):
         )
         ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
+        rate = actions.add_parser("rate", help="price a billing cycle's usage")
+        rating_cli.add_arguments(rate)
+
         cells = actions.add_parser("cells", help="the host network's cells")
         cell_actions = cells.add_subparsers(dest="cells_action", required=True, metavar="{load}")
         load = cell_actions.add_parser("load", help="load (upsert) cells.csv")
@@ -48,6 +52,8 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "ingest":
             self._ingest(options)
+        elif action == "rate":
+            rating_cli.handle(self, options)
         elif action == "cells":
             self._load_cells(options["cells_csv"])
         else:

@@ -1,0 +1,6 @@
+"""The usage app's tables: the ingest's bookkeeping (``ingest.py``) and the rating's
+outputs (``rating.py``). Usage records themselves live in the Parquet lake."""
+
+from kindwave.usage.models.ingest import Cell, QuarantinedRecord, QuarantineReason, UsageFile
+
+__all__ = ["Cell", "QuarantineReason", "QuarantinedRecord", "UsageFile"]
