@@ -50,3 +50,9 @@ class QuarantinedRecordAdmin(ReadOnlyAdmin):
 class CellAdmin(ReadOnlyAdmin):
     list_display = ("cell_id", "site_id", "zone_id", "lat", "lon")
     search_fields = ("cell_id", "site_id", "zone_id")
+
+
+# The rating's pages live beside the rating code; importing registers them.
+from kindwave.usage.rating import admin as rating_admin  # noqa: E402
+
+__all__ = ["ReadOnlyAdmin", "rating_admin"]

@@ -1,0 +1,1 @@
+"""Admin pages of the rating outputs (read-only)."""
