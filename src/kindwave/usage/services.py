@@ -2,7 +2,16 @@
 
 Ingest lives in ``ingest.py`` and rating in the ``rating`` package; other apps import
 from here only, and never read the lake directly.
+
+Rating's read API (docs/rating-rules.md): cycles are calendar months in UTC written
+``YYYY-MM``; quantities are integers (voice in billable seconds, SMS in messages, data
+in kB); money is an exact ``Decimal`` in major units, rounded to minor units once per
+invoice line with :func:`to_minor_units` (half-even).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
 
 from kindwave.usage.ingest import (
     DEFAULT_DEDUP_HORIZON_DAYS,
@@ -15,15 +24,63 @@ from kindwave.usage.ingest import (
     ingest_usage_files,
     load_cells,
 )
+from kindwave.usage.rating.cycles import current_cycle, cycle_bounds, to_minor_units
+from kindwave.usage.rating.reads import (
+    AllowanceStatus,
+    ChargeLine,
+    DailyUsage,
+    RatedPage,
+    RatedRecord,
+    allowance_status,
+    cycle_charges,
+    daily_usage,
+    rated_cycles,
+    rated_records,
+)
+from kindwave.usage.rating.summary import RatingSummary
+
+
+def rate_cycle(
+    cycle: str, *, engine: str = "duckdb", progress: Callable[[int], None] | None = None
+) -> RatingSummary:
+    """Rate every lake record of ``cycle`` and replace the cycle's outputs.
+
+    Promises: idempotent (the same lake and catalogue give the same output, byte for
+    byte in the rated records); atomic (the rated records are swapped in with one
+    rename and the database rows replaced in one transaction, so readers see the old
+    outputs or the new ones); every record of the cycle is either rated or output as
+    unrated with a reason. Raises ``ValueError`` for a bad cycle or engine and
+    ``lake.LakeBusyError`` while an ingest runs. ``progress(records)`` reports records
+    rated. Operator staff call it (``kindwave usage rate``).
+    """
+    from kindwave.usage.rating.engine import rate_cycle as run
+
+    return run(cycle, engine=engine, progress=progress)
+
 
 __all__ = [
     "DEFAULT_DEDUP_HORIZON_DAYS",
     "HORIZON_VARIABLE",
+    "AllowanceStatus",
     "CellFileError",
     "CellLoadSummary",
+    "ChargeLine",
+    "DailyUsage",
     "IngestSummary",
+    "RatedPage",
+    "RatedRecord",
+    "RatingSummary",
+    "allowance_status",
+    "current_cycle",
+    "cycle_bounds",
+    "cycle_charges",
+    "daily_usage",
     "dedup_horizon_days",
     "find_usage_files",
     "ingest_usage_files",
     "load_cells",
+    "rate_cycle",
+    "rated_cycles",
+    "rated_records",
+    "to_minor_units",
 ]

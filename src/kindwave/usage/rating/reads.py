@@ -1,0 +1,234 @@
+"""The rating's read API: what the "my usage" pages and billing read, through
+``kindwave.usage.services`` (other apps never read the lake directly).
+
+Summaries and allowances come from the database; daily figures and the record list
+from the cycle's rated Parquet, which is sorted by line, so DuckDB reads only the row
+groups of the asked line. Every function takes a ``Line`` and returns only its data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from kindwave.lines.models import Line
+from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun
+from kindwave.usage.rating import store
+from kindwave.usage.rating.cycles import cycle_bounds, units_to_decimal
+
+MAX_PER_PAGE = 500
+UNITS = {"voice": "seconds", "sms": "messages", "data": "kB"}
+SERVICE_ORDER = {"voice": 0, "sms": 1, "data": 2}
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    day: date  # UTC date
+    service: str  # "voice" | "sms" | "data"
+    zone_kind: str  # "home" | "roam_like_at_home" | "priced" | "rest_of_world"
+    quantity: int  # seconds / messages / kB
+    charge: Decimal  # exact, major units
+
+
+@dataclass(frozen=True)
+class AllowanceStatus:
+    plan_code: str
+    service: str
+    unit: str  # "seconds" | "messages" | "kB"
+    allowed: int | None  # None = unlimited
+    used: int
+    remaining: int | None  # None = unlimited; never negative
+
+
+@dataclass(frozen=True)
+class RatedRecord:
+    record_id: str
+    start_time: datetime  # aware, UTC
+    record_type: str
+    service: str
+    direction: str
+    counterpart: str | None
+    zone_code: str
+    zone_kind: str
+    class_code: str | None
+    quantity: int
+    included: int
+    charged: int
+    charge: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class RatedPage:
+    records: list[RatedRecord]  # newest first
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    plan_code: str
+    service: str
+    direction: str
+    zone_code: str
+    zone_kind: str
+    class_code: str | None
+    records: int
+    quantity: int
+    included: int
+    charged: int
+    charge: Decimal
+    currency: str
+
+
+def _query(cycle: str, sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` over the cycle's rated parts (``rated`` in the query); [] if none."""
+    parts = store.cycle_parts(cycle)
+    if not parts:
+        return []
+    import duckdb
+
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone='UTC'")
+        connection.execute(
+            "CREATE VIEW rated AS SELECT * FROM read_parquet(?, hive_partitioning = false)",
+            [parts],
+        )
+        return connection.execute(sql, parameters).fetchall()
+
+
+def rated_cycles(line: Line) -> list[str]:
+    """Cycles with rating output for the line, newest first."""
+    return sorted(
+        set(RatedUsageSummary.objects.filter(line=line).values_list("cycle", flat=True))
+        | set(AllowanceUse.objects.filter(line=line).values_list("cycle", flat=True)),
+        reverse=True,
+    )
+
+
+def daily_usage(line: Line, cycle: str) -> list[DailyUsage]:
+    """The line's rated usage per UTC day, service and zone kind, sorted that way."""
+    cycle_bounds(cycle)
+    rows = _query(
+        cycle,
+        """
+        SELECT usage_date, service, zone_kind, sum(quantity)::BIGINT,
+               sum(charge_units)::HUGEINT::VARCHAR
+        FROM rated WHERE line_id = ? AND status = 'rated'
+        GROUP BY ALL
+        """,
+        [line.pk],
+    )
+    usage = [
+        DailyUsage(day, service, kind, int(quantity), units_to_decimal(int(units)))
+        for day, service, kind, quantity, units in rows
+    ]
+    return sorted(usage, key=lambda u: (u.day, SERVICE_ORDER.get(u.service, 9), u.zone_kind))
+
+
+def allowance_status(line: Line, cycle: str) -> list[AllowanceStatus]:
+    """One entry per plan used in the cycle × service with an allowance."""
+    cycle_bounds(cycle)
+    uses = AllowanceUse.objects.filter(line=line, cycle=cycle).order_by("plan_code", "service")
+    statuses = [
+        AllowanceStatus(
+            plan_code=use.plan_code,
+            service=use.service,
+            unit=UNITS[use.service],
+            allowed=use.allowed,
+            used=use.used,
+            remaining=None if use.allowed is None else max(use.allowed - use.used, 0),
+        )
+        for use in uses
+    ]
+    return sorted(statuses, key=lambda s: (s.plan_code, SERVICE_ORDER.get(s.service, 9)))
+
+
+def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> RatedPage:
+    """The line's rated records of the cycle, newest first, one page at a time.
+
+    A page beyond the end is empty; ``page < 1`` or ``per_page`` outside 1..500 raise
+    ``ValueError``.
+    """
+    cycle_bounds(cycle)
+    if page < 1:
+        raise ValueError("page counts from 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    counted = _query(
+        cycle, "SELECT count(*) FROM rated WHERE line_id = ? AND status = 'rated'", [line.pk]
+    )
+    total = int(counted[0][0]) if counted else 0
+    pages = math.ceil(total / per_page)
+    if total == 0 or page > pages:
+        return RatedPage([], total, page, pages)
+    rows = _query(
+        cycle,
+        """
+        SELECT record_id, start_time, record_type, service, direction, counterpart,
+               zone_code, zone_kind, class_code, quantity, included, charged,
+               charge_units, currency
+        FROM rated WHERE line_id = ? AND status = 'rated'
+        ORDER BY start_time DESC, record_id DESC
+        LIMIT ? OFFSET ?
+        """,
+        [line.pk, per_page, (page - 1) * per_page],
+    )
+    records = [
+        RatedRecord(
+            record_id=row[0],
+            start_time=row[1].astimezone(UTC),
+            record_type=row[2],
+            service=row[3],
+            direction=row[4],
+            counterpart=row[5],
+            zone_code=row[6],
+            zone_kind=row[7],
+            class_code=row[8],
+            quantity=int(row[9]),
+            included=int(row[10]),
+            charged=int(row[11]),
+            charge=units_to_decimal(int(row[12])),
+            currency=row[13],
+        )
+        for row in rows
+    ]
+    return RatedPage(records, total, page, pages)
+
+
+def cycle_charges(line: Line, cycle: str) -> list[ChargeLine]:
+    """The line's future invoice lines for the cycle, from the database summaries."""
+    cycle_bounds(cycle)
+    summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(
+        "plan_code", "service", "direction", "zone_code", "class_code", "currency"
+    )
+    return [
+        ChargeLine(
+            plan_code=s.plan_code,
+            service=s.service,
+            direction=s.direction,
+            zone_code=s.zone_code,
+            zone_kind=s.zone_kind,
+            class_code=s.class_code or None,
+            records=s.records,
+            quantity=s.quantity,
+            included=s.included,
+            charged=s.charged,
+            charge=units_to_decimal(s.charge_units),
+            currency=s.currency,
+        )
+        for s in summaries
+    ]
+
+
+def latest_run(cycle: str) -> RatingRun | None:
+    """The cycle's latest finished rating run (None if never rated)."""
+    return (
+        RatingRun.objects.filter(cycle=cycle, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .first()
+    )
