@@ -41,8 +41,9 @@ lint: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(DEMO_ENV) $(BIN)/mypy
 
-## unit: pytest on SQLite (browser tests with KINDWAVE_BROWSER_TESTS=1); with CI=true, the
-## browser tests too, then the suite again on the PostgreSQL 15 that scripts/ci-services.sh starts
+## unit: pytest on SQLite (browser tests with KINDWAVE_BROWSER_TESTS=1, Spark tests with
+## KINDWAVE_SPARK_TESTS=1); with CI=true, both of those too (PySpark and Java are installed),
+## then the suite again on the PostgreSQL 15 that scripts/ci-services.sh starts
 unit: PYTEST = $(BIN)/python -m pytest -n 2 --dist loadfile
 # pytest's exit code 5 means it ran nothing: say so (and, being non-zero, it fails the target).
 unit: NO_TESTS = [ $$status -ne 5 ] || echo "make unit: pytest collected no tests (exit 5)" >&2
@@ -51,10 +52,10 @@ ifeq ($(CI),true)
 	@set -e; \
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'; \
 	database_url=$$(scripts/ci-services.sh); \
-	echo "== unit 1/2: SQLite, with the browser tests"; \
-	status=0; KINDWAVE_BROWSER_TESTS=1 $(PYTEST) || status=$$?; $(NO_TESTS); sqlite=$$status; \
-	echo "== unit 2/2: PostgreSQL ($$database_url), browser tests left out"; \
-	status=0; DATABASE_URL=$$database_url $(PYTEST) -m "not browser" || status=$$?; $(NO_TESTS); \
+	echo "== unit 1/2: SQLite, with the browser and Spark tests"; \
+	status=0; KINDWAVE_BROWSER_TESTS=1 KINDWAVE_SPARK_TESTS=1 $(PYTEST) || status=$$?; $(NO_TESTS); sqlite=$$status; \
+	echo "== unit 2/2: PostgreSQL ($$database_url), browser and Spark tests left out"; \
+	status=0; DATABASE_URL=$$database_url $(PYTEST) -m "not browser and not spark" || status=$$?; $(NO_TESTS); \
 	[ $$sqlite -eq 0 ] || { echo "make unit: the SQLite pass failed (exit $$sqlite)" >&2; exit $$sqlite; }; \
 	[ $$status -eq 0 ] || echo "make unit: the PostgreSQL pass failed (exit $$status)" >&2; \
 	exit $$status
