@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,8 @@ from kindwave.usage.rating.cycles import cycle_bounds, units_to_decimal
 MAX_PER_PAGE = 500
 UNITS = {"voice": "seconds", "sms": "messages", "data": "kB"}
 SERVICE_ORDER = {"voice": 0, "sms": 1, "data": 2}
+# DuckDB hands zone-aware timestamps to Python only through pytz: read microseconds.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class ChargeLine:
     currency: str
 
 
-def _query(cycle: str, sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
+def _query(cycle: str, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Run ``sql`` over the cycle's rated parts (``rated`` in the query); [] if none."""
     parts = store.cycle_parts(cycle)
     if not parts:
@@ -94,11 +96,10 @@ def _query(cycle: str, sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]
 
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone='UTC'")
-        connection.execute(
-            "CREATE VIEW rated AS SELECT * FROM read_parquet(?, hive_partitioning = false)",
-            [parts],
-        )
-        return connection.execute(sql, parameters).fetchall()
+        source = "read_parquet($parts, hive_partitioning = false)"
+        return connection.execute(
+            sql.replace("FROM rated", f"FROM {source}"), {"parts": parts, **parameters}
+        ).fetchall()
 
 
 def rated_cycles(line: Line) -> list[str]:
@@ -118,10 +119,10 @@ def daily_usage(line: Line, cycle: str) -> list[DailyUsage]:
         """
         SELECT usage_date, service, zone_kind, sum(quantity)::BIGINT,
                sum(charge_units)::HUGEINT::VARCHAR
-        FROM rated WHERE line_id = ? AND status = 'rated'
+        FROM rated WHERE line_id = $line AND status = 'rated'
         GROUP BY ALL
         """,
-        [line.pk],
+        {"line": line.pk},
     )
     usage = [
         DailyUsage(day, service, kind, int(quantity), units_to_decimal(int(units)))
@@ -160,7 +161,9 @@ def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> 
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}")
     counted = _query(
-        cycle, "SELECT count(*) FROM rated WHERE line_id = ? AND status = 'rated'", [line.pk]
+        cycle,
+        "SELECT count(*) FROM rated WHERE line_id = $line AND status = 'rated'",
+        {"line": line.pk},
     )
     total = int(counted[0][0]) if counted else 0
     pages = math.ceil(total / per_page)
@@ -169,19 +172,19 @@ def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> 
     rows = _query(
         cycle,
         """
-        SELECT record_id, start_time, record_type, service, direction, counterpart,
+        SELECT record_id, epoch_us(start_time), record_type, service, direction, counterpart,
                zone_code, zone_kind, class_code, quantity, included, charged,
                charge_units, currency
-        FROM rated WHERE line_id = ? AND status = 'rated'
+        FROM rated WHERE line_id = $line AND status = 'rated'
         ORDER BY start_time DESC, record_id DESC
-        LIMIT ? OFFSET ?
+        LIMIT $limit OFFSET $offset
         """,
-        [line.pk, per_page, (page - 1) * per_page],
+        {"line": line.pk, "limit": per_page, "offset": (page - 1) * per_page},
     )
     records = [
         RatedRecord(
             record_id=row[0],
-            start_time=row[1].astimezone(UTC),
+            start_time=_EPOCH + timedelta(microseconds=int(row[1])),
             record_type=row[2],
             service=row[3],
             direction=row[4],
