@@ -45,13 +45,27 @@ from kindwave.simulator.numbering import (
     sim_range,
 )
 from kindwave.simulator.population import build_population, write_subscribers_csv
-from kindwave.simulator.writer import RowFormatter, write_hour_file, write_text_file
+from kindwave.simulator.writer import (
+    RowFormatter,
+    write_hour_cdr_file,
+    write_hour_file,
+    write_text_file,
+)
+from kindwave.usage.cdr import CDR_SUFFIX, CdrOptions, hour_cdr_file_name, read_cdr_file
 from kindwave.usage.fileformat import FORMAT_VERSION, RECORD_TYPES, hour_file_name
 
 DEFAULT_START = date(2026, 10, 1)  # a Thursday: short runs still reach a weekend
 MAX_SUBSCRIBERS = 10_000_000
 MAX_DAYS = 366
 MAX_SEED = 2**63 - 1
+FILE_FORMATS = ("csv", "ber")
+# The host network's nodes in its 32.298 CDRs (--format ber): the local time zone its
+# mediation writes TimeStamps in, its MSC's and SMS centre's E.164 addresses.
+CDR_NODES = {
+    "GB": ("Europe/London", "+447953000001", "+447953000100"),
+    "FR": ("Europe/Paris", "+33609000001", "+33609000100"),
+    "US": ("America/New_York", "+13125550001", "+13125550100"),
+}
 OUTPUT_NAMES = frozenset({"cells.csv", "subscribers.csv", "simulation.json", "usage"})
 
 # Random streams: SeedSequence(seed, spawn_key=(STREAM, …)).
@@ -78,6 +92,7 @@ class SimulationOptions:
     out_dir: Path
     force: bool = False
     resume: bool = False
+    file_format: str = "csv"  # "csv": usage file format v1 (.csv.gz); "ber": 32.298 CDRs
 
     @property
     def hours(self) -> int:
@@ -129,6 +144,7 @@ def make_options(
     out_dir: str | Path,
     force: bool = False,
     resume: bool = False,
+    file_format: str = "csv",
 ) -> SimulationOptions:
     """Checked options; raises :class:`SimulationArgumentError` listing every problem."""
     problems: list[str] = []
@@ -162,6 +178,8 @@ def make_options(
             start_date = date.fromisoformat(start)
         except ValueError:
             problems.append(f"--start {start!r} is not a date in the form YYYY-MM-DD")
+    if file_format not in FILE_FORMATS:
+        problems.append(f"--format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}")
     path = Path(out_dir)
     if force and resume:
         problems.append("--force and --resume exclude each other")
@@ -178,6 +196,7 @@ def make_options(
         out_dir=path,
         force=force,
         resume=resume,
+        file_format=file_format,
     )
 
 
@@ -244,6 +263,10 @@ def simulate(
     """
     began = time.perf_counter()
     problems = _output_dir_problems(options.out_dir, force=options.force, resume=options.resume)
+    if options.resume and options.file_format != "csv" and _hour_files(options.out_dir, ".csv.gz"):
+        problems.append("OUT_DIR holds CSV usage files; --resume cannot finish them as BER")
+    if options.resume and options.file_format != "ber" and _hour_files(options.out_dir, CDR_SUFFIX):
+        problems.append("OUT_DIR holds BER usage files; --resume cannot finish them as CSV")
     if problems:
         raise SimulationArgumentError("; ".join(problems))
     country = HOST_COUNTRIES[options.country]
@@ -288,9 +311,12 @@ def simulate(
     plmns = [country.plmn, *(network.plmn for network in country.visited_networks)]
     formatter = RowFormatter(population.msisdn, population.imsi, plmns)
     counts = np.zeros(len(RECORD_TYPES), dtype=np.int64)
+    ber = options.file_format == "ber"
+    cdr_options = cdr_options_for(options.country) if ber else None
+    name_of = hour_cdr_file_name if ber else hour_file_name
     for index in range(options.hours):
         moment = options.window_start + timedelta(hours=index)
-        path = out_dir / "usage" / f"{moment:%Y-%m-%d}" / hour_file_name(moment)
+        path = out_dir / "usage" / f"{moment:%Y-%m-%d}" / name_of(moment)
         if options.resume and path.exists():
             counts += records_by_type_in(path)
         else:
@@ -298,7 +324,10 @@ def simulate(
             records = generate_hour(
                 population, geography, numbers, hour, _generator(options.seed, STREAM_HOURS, index)
             )
-            write_hour_file(path, formatter.format(records, moment))
+            if cdr_options is not None:
+                write_hour_cdr_file(path, formatter.format(records, moment), cdr_options)
+            else:
+                write_hour_file(path, formatter.format(records, moment))
             counts += records.counts_by_type()
         if on_hour is not None:
             on_hour(index + 1, int(counts.sum()))
@@ -321,11 +350,24 @@ def simulate(
     )
 
 
+def cdr_options_for(country: str) -> CdrOptions:
+    """How the host network of ``country`` names its nodes in its CDRs."""
+    zone, msc, smsc = CDR_NODES[country]
+    return CdrOptions(time_zone=ZoneInfo(zone), msc_address=msc, smsc_address=smsc)
+
+
 def records_by_type_in(path: Path) -> npt.NDArray[np.int64]:
     """Records of each type in an hour file this simulator wrote (",type," occurs once a line)."""
+    if path.name.endswith(CDR_SUFFIX):
+        kinds = read_cdr_file(path).column("record_type").to_pylist()
+        return np.array([kinds.count(name) for name in RECORD_TYPES], dtype=np.int64)
     with gzip.open(path, "rb") as handle:
         content = handle.read()
     return np.array([content.count(f",{name},".encode()) for name in RECORD_TYPES], dtype=np.int64)
+
+
+def _hour_files(out_dir: Path, suffix: str) -> bool:
+    return any((out_dir / "usage").glob(f"*/usage-*{suffix}"))
 
 
 def _cells_csv(geography: Geography) -> str:
@@ -349,7 +391,7 @@ def _manifest(
     joined: int,
 ) -> dict[str, Any]:
     window_end = options.window_start + timedelta(hours=options.hours)
-    return {
+    manifest: dict[str, Any] = {
         "generator": "kindwave simulate",
         "usage_file_format": FORMAT_VERSION,
         "arguments": {
@@ -393,6 +435,9 @@ def _manifest(
             for network in country.visited_networks
         ],
     }
+    if options.file_format != "csv":  # CSV manifests stay as they were before --format
+        manifest["arguments"]["format"] = options.file_format
+    return manifest
 
 
 @contextmanager

@@ -16,12 +16,16 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from kindwave.simulator.behaviour import HourRecords
-from kindwave.usage.fileformat import HEADER_LINE, RECORD_TYPES
+from kindwave.usage.fileformat import COLUMNS, HEADER_LINE, RECORD_TYPES
+
+if TYPE_CHECKING:
+    from kindwave.usage.cdr import CdrOptions
 
 IntArray = npt.NDArray[np.int64]
 
@@ -199,3 +203,20 @@ def write_text_file(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text, encoding="utf-8", newline="\n")
     os.replace(partial, path)
+
+
+def csv_rows(body: Iterable[bytes | bytearray]) -> Iterator[dict[str, str]]:
+    """The records of CSV ``body`` chunks (as :meth:`RowFormatter.format` yields them)."""
+    for chunk in body:
+        for line in bytes(chunk).decode("ascii").splitlines():
+            yield dict(zip(COLUMNS, line.split(","), strict=True))
+
+
+def write_hour_cdr_file(path: Path, body: Iterable[bytes | bytearray], options: CdrOptions) -> None:
+    """Write one hour as 3GPP TS 32.298 BER CDRs (``usage-YYYYMMDDTHH.ber``), atomically.
+
+    The CDR encoder (and pycrate behind it) is imported only when BER is asked for.
+    """
+    from kindwave.usage.cdr import write_cdr_file
+
+    write_cdr_file(path, csv_rows(body), options)

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kindwave.simulator.run import (
     DEFAULT_START,
+    FILE_FORMATS,
     SimulationArgumentError,
     make_options,
     progress_bar,
@@ -36,6 +37,14 @@ class Command(BaseCommand):
             help=f"first day, YYYY-MM-DD, from 00:00 UTC (default {DEFAULT_START.isoformat()})",
         )
         parser.add_argument(
+            "--format",
+            dest="file_format",
+            choices=FILE_FORMATS,
+            default="csv",
+            help="csv: usage file format v1, usage-YYYYMMDDTHH.csv.gz (default); "
+            "ber: 3GPP TS 32.298 CDRs (ASN.1 BER), usage-YYYYMMDDTHH.ber",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="replace the output of a previous simulation in OUT_DIR",
@@ -58,6 +67,7 @@ class Command(BaseCommand):
                 out_dir=options["out_dir"],
                 force=options["force"],
                 resume=options["resume"],
+                file_format=options["file_format"],
             )
         except SimulationArgumentError as error:
             raise CommandError(str(error)) from None
