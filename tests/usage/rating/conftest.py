@@ -164,7 +164,8 @@ def deliver(records: Iterable[Rec], name: str = "delivery") -> None:
 def _market_of(rows: list[Rec]) -> dict[str, object]:
     """The manifest's market, when the manifest records one."""
     if any(field.name == "market" for field in UsageFile._meta.get_fields()):
-        return {"market": rows[0].line.market}
+        markets = [row.line.market for row in rows if isinstance(row.line, Line)]
+        return {"market": markets[0] if markets else None}
     return {}
 
 
