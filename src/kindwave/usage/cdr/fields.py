@@ -101,7 +101,8 @@ def decode_tp_address(octets: bytes) -> str:
         raise FieldError("address field shorter than 2 octets")
     number = decode_address(octets[1:])
     if len(number.removeprefix("+")) != octets[0]:
-        raise FieldError(f"address field announces {octets[0]} digits, holds {number!r}")
+        digits = len(number.removeprefix("+"))
+        raise FieldError(f"address field announces {octets[0]} digits, holds {digits}")
     return number
 
 

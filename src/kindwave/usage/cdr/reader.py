@@ -186,10 +186,12 @@ def _try_decode(types: CdrTypes, candidate: Candidate, record: bytes) -> dict[st
 
 
 def _decode_problem(types: CdrTypes, candidate: Candidate, record: bytes) -> str:
+    """pycrate's reason, without the value it quotes after a comma (it may be an IMSI)."""
     try:
         candidate.choice.from_ber(record)
     except types.decode_errors as error:
-        return str(error) or type(error).__name__
+        where, _, what = (str(error) or type(error).__name__).partition(": ")
+        return f"{where}: {what.split(', ')[0]}"[:200] if what else where.split(", ")[0][:200]
     return "undecodable"
 
 
