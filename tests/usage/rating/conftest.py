@@ -172,3 +172,39 @@ def _market_of(rows: list[Rec]) -> dict[str, object]:
 def at(day: int, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
     """An instant in October 2026, the golden cycle."""
     return datetime(2026, 10, day, hour, minute, second, tzinfo=UTC)
+
+
+def deliver_files(files: Iterable[list[Rec]], name: str = "split") -> None:
+    """Write each list of records as one delivered 'file' (any hours, any order)."""
+    for index, rows in enumerate(files):
+        if not rows:
+            continue
+        sha = hashlib.sha256(f"{name}/{index}".encode()).hexdigest()
+        by_day: dict[date, list[Rec]] = defaultdict(list)
+        for row in rows:
+            by_day[row.start.date()].append(row)
+        parts = []
+        for day, day_rows in sorted(by_day.items()):
+            relative = lake.part_name(day, sha)
+            lake.write_part(relative, table_of(day_rows, sha))
+            parts.append(relative)
+        UsageFile.objects.create(
+            sha256=sha,
+            name=f"{name}-{index}.csv.gz",
+            path=f"/{name}/{index}",
+            size=1,
+            status=UsageFile.Status.INGESTED,
+            file_hour=None,
+            records=len(rows),
+            accepted=len(rows),
+            parts=parts,
+            **_market_of(rows),
+        )
+
+
+def clear_lake() -> None:
+    """Forget every delivery (manifest rows and parts), keeping lines and catalogue."""
+    import shutil
+
+    UsageFile.objects.all().delete()
+    shutil.rmtree(lake.lake_root(), ignore_errors=True)

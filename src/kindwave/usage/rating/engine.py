@@ -89,11 +89,7 @@ class _Engine:
         return self.con.table(name)
 
     def table(self, data: pa.Table) -> Any:
-        if self.name == "duckdb":
-            return ibis.memtable(data)
-        name = ibis.util.gen_name("dimension")
-        self.con.create_table(name, obj=data, temp=True)
-        return self.con.table(name)
+        return ibis.memtable(data)
 
     def empty_records(self) -> Any:
         return self.table(lake.SCHEMA.empty_table())
