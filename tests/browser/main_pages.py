@@ -73,6 +73,13 @@ MAIN_PAGES = [
         public=False,
     ),
     MainPage(
+        "usage",
+        lambda op: f"/me/lines/{op.line.pk}/usage/",
+        lambda op: gettext("My usage"),
+        who="alice",
+        public=False,
+    ),
+    MainPage(
         "order",
         _fixed("/me/order/"),
         lambda op: gettext("Choose a plan and a cause"),

@@ -65,7 +65,7 @@ def texts(count: int, day: int = 15) -> list[Usage]:
 
 def write_delivery(directory: Path, line: Line, usage: list[Usage]) -> list[Path]:
     """Hourly usage files v1 (docs/usage-files.md) holding ``usage`` for ``line``."""
-    assert line.sim is not None  # noqa: S101 — an active line has a SIM
+    assert line.sim is not None  # an active line has a SIM
     by_hour: dict[datetime, list[Usage]] = defaultdict(list)
     for item in usage:
         by_hour[item.at.replace(minute=0, second=0)].append(item)
@@ -107,6 +107,6 @@ def deliver_and_rate(directory: Path, line: Line, usage: list[Usage], cycle: str
     summary = services.ingest_usage_files(
         write_delivery(directory / "usage", line, usage), market=line.market
     )
-    assert not summary.refused, summary.refused  # noqa: S101
-    assert summary.accepted == len(usage), summary  # noqa: S101
+    assert not summary.refused, summary.refused
+    assert summary.accepted == len(usage), summary
     services.rate_cycle(cycle)

@@ -20,9 +20,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import formats
-from django.utils.translation import get_language, ngettext, pgettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -43,11 +42,11 @@ SERVICE_LABELS = {
     "data": pgettext_lazy("usage service", "Data"),
 }
 RECORD_TYPE_LABELS = {
-    "voice_mo": _lazy("Call made"),
-    "voice_mt": _lazy("Call received"),
-    "sms_mo": _lazy("Text sent"),
-    "sms_mt": _lazy("Text received"),
-    "data": _lazy("Data session"),
+    "voice_mo": gettext_lazy("Call made"),
+    "voice_mt": gettext_lazy("Call received"),
+    "sms_mo": gettext_lazy("Text sent"),
+    "sms_mt": gettext_lazy("Text received"),
+    "data": gettext_lazy("Data session"),
 }
 ZONE_KIND_LABELS = dict(RoamingZone.Kind.choices)
 
@@ -113,9 +112,9 @@ def data_amount(kilobytes: int) -> str:
     if megabytes < 1024:
         digits = 1 if megabytes < 100 else 0
         return _("%(n)s MB") % {"n": formats.number_format(round(megabytes, digits), digits)}
-    gigabytes = megabytes / 1024
-    digits = 0 if gigabytes == int(gigabytes) else 1 if gigabytes < 100 else 0
-    return _("%(n)s GB") % {"n": formats.number_format(round(gigabytes, digits), digits)}
+    gigabytes = round(megabytes / 1024, 1 if megabytes < 100 * 1024 else 0)
+    digits = 0 if gigabytes == int(gigabytes) else 1
+    return _("%(n)s GB") % {"n": formats.number_format(gigabytes, digits)}
 
 
 def quantity(service: str, amount: int) -> str:
@@ -279,7 +278,11 @@ def build_chart(service: str, cycle: str, usage: Iterable[services.DailyUsage]) 
     ]
     total = sum(sum(zones.values()) for zones in by_day.values())
     summary = (
-        _("%(total)s in total over %(days)s days with usage.")
+        ngettext(
+            "%(total)s in total, on %(days)s day with usage.",
+            "%(total)s in total, over %(days)s days with usage.",
+            len(rows),
+        )
         % {"total": quantity(service, total), "days": len(rows)}
         if rows
         else _("No usage this month.")
