@@ -52,14 +52,14 @@ EXTRA_FIELDS_KEY = "_extra_fields"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FILE_NAME_PATTERN = re.compile(r"^usage-(\d{8}T\d{2})\.csv(?:\.gz)?$")
 
-_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_SHORT_CODE = re.compile(r"^[0-9]{3,6}$")
-_IMSI = re.compile(r"^[0-9]{15}$")
-_START_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-_COUNT = re.compile(r"^(?:0|[1-9][0-9]*)$")
-_PLMN = re.compile(r"^[0-9]{3}-[0-9]{2,3}$")
-_CELL_ID = re.compile(r"^([0-9]{3}-[0-9]{2,3})-([0-9]{1,5})-([0-9]{1,9})$")
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SHORT_CODE = re.compile(r"[0-9]{3,6}")
+_IMSI = re.compile(r"[0-9]{15}")
+_START_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_COUNT = re.compile(r"0|[1-9][0-9]*")
+_PLMN = re.compile(r"[0-9]{3}-[0-9]{2,3}")
+_CELL_ID = re.compile(r"([0-9]{3}-[0-9]{2,3})-([0-9]{1,5})-([0-9]{1,9})")
 _MAX_LAC = 65_535
 _MAX_CI = 268_435_455  # 28 bits: the largest E-UTRAN cell identity
 
@@ -99,6 +99,21 @@ def plmn_digits(plmn: str) -> str:
     return plmn.replace("-", "")
 
 
+class Problem(NamedTuple):
+    """One problem with a record: a stable code (the quarantine reason) and plain words."""
+
+    code: str
+    message: str
+
+
+# Problem codes; the ingest's quarantine reasons use the same strings.
+WRONG_FIELD_COUNT = "wrong_field_count"
+INVALID_RECORD = "invalid_record"
+FOREIGN_IMSI = "foreign_imsi"
+UNKNOWN_CELL = "unknown_cell"
+OUTSIDE_HOUR = "outside_hour"
+
+
 def validate_record(
     row: dict[str, str],
     *,
@@ -108,22 +123,51 @@ def validate_record(
 ) -> list[str]:
     """Every problem with one usage record, in plain words; an empty list means valid.
 
+    The messages of :func:`record_problems`, for callers that only show them.
+    """
+    return [
+        problem.message
+        for problem in record_problems(
+            row, home_plmn=home_plmn, known_cells=known_cells, file_hour=file_hour
+        )
+    ]
+
+
+def record_problems(
+    row: dict[str, str],
+    *,
+    home_plmn: str,
+    known_cells: set[str] | frozenset[str],
+    file_hour: datetime | None = None,
+) -> list[Problem]:
+    """Every problem with one usage record, each with its code; empty means valid.
+
     ``home_plmn`` is the host network (``MCC-MNC``) whose files these are;
     ``known_cells`` are the ``cell_id`` values of its ``cells.csv``, which every
     record made at home must use. When ``file_hour`` (the UTC hour the record's
     file covers) is given, the record must start within that hour.
-    Pure: no I/O, no database.
+    Pure: no I/O, no database. :func:`record_valid_sql` is its mirror in SQL (a test
+    checks that they agree).
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
+
+    def invalid(message: str) -> None:
+        problems.append(Problem(INVALID_RECORD, message))
+
     missing = [column for column in COLUMNS if column not in row]
     if missing:
-        problems.append(f"missing field(s): {', '.join(missing)}")
+        problems.append(Problem(WRONG_FIELD_COUNT, f"missing field(s): {', '.join(missing)}"))
     extra = row.get(EXTRA_FIELDS_KEY)
     if extra is not None:
-        problems.append(f"more fields than the {len(COLUMNS)} columns (surplus: {extra!r})")
+        problems.append(
+            Problem(
+                WRONG_FIELD_COUNT,
+                f"more fields than the {len(COLUMNS)} columns (surplus: {extra!r})",
+            )
+        )
     unknown = sorted(key for key in row if key not in COLUMNS and key != EXTRA_FIELDS_KEY)
     if unknown:
-        problems.append(f"unknown column(s): {', '.join(unknown)}")
+        problems.append(Problem(WRONG_FIELD_COUNT, f"unknown column(s): {', '.join(unknown)}"))
 
     def field(name: str) -> str:
         return row.get(name) or ""
@@ -131,86 +175,99 @@ def validate_record(
     record_id = field("record_id")
     if "record_id" in row:
         if not record_id:
-            problems.append("record_id is empty")
-        elif len(record_id) > MAX_RECORD_ID_LENGTH or not _RECORD_ID.match(record_id):
-            problems.append(
+            invalid("record_id is empty")
+        elif len(record_id) > MAX_RECORD_ID_LENGTH or not _RECORD_ID.fullmatch(record_id):
+            invalid(
                 f"record_id {record_id!r} must be 1-{MAX_RECORD_ID_LENGTH} characters "
                 "among letters, digits and . _ : -"
             )
 
     record_type = field("record_type")
     if "record_type" in row and record_type not in RECORD_TYPES:
-        problems.append(f"record_type {record_type!r} is not one of {', '.join(RECORD_TYPES)}")
+        invalid(f"record_type {record_type!r} is not one of {', '.join(RECORD_TYPES)}")
 
     msisdn = field("msisdn")
-    if "msisdn" in row and not _E164.match(msisdn):
-        problems.append(f"msisdn {msisdn!r} is not an E.164 number (+ then 7-15 digits)")
+    if "msisdn" in row and not _E164.fullmatch(msisdn):
+        invalid(f"msisdn {msisdn!r} is not an E.164 number (+ then 7-15 digits)")
 
     imsi = field("imsi")
     if "imsi" in row:
-        if not _IMSI.match(imsi):
-            problems.append(f"imsi {imsi!r} is not 15 digits")
+        if not _IMSI.fullmatch(imsi):
+            invalid(f"imsi {imsi!r} is not 15 digits")
         elif not imsi.startswith(plmn_digits(home_plmn)):
-            problems.append(f"imsi {imsi!r} does not belong to the host network {home_plmn}")
+            problems.append(
+                Problem(
+                    FOREIGN_IMSI, f"imsi {imsi!r} does not belong to the host network {home_plmn}"
+                )
+            )
 
     counterpart = field("counterpart")
     if "counterpart" in row and record_type in RECORD_TYPES:
         if record_type in DATA_TYPES:
             if counterpart:
-                problems.append(f"counterpart must be empty for data, got {counterpart!r}")
-        elif not (_E164.match(counterpart) or _SHORT_CODE.match(counterpart)):
-            problems.append(
+                invalid(f"counterpart must be empty for data, got {counterpart!r}")
+        elif not (_E164.fullmatch(counterpart) or _SHORT_CODE.fullmatch(counterpart)):
+            invalid(
                 f"counterpart {counterpart!r} is neither an E.164 number nor a 3-6 digit short code"
             )
 
-    start_time = field("start_time")
     if "start_time" in row:
-        problems.extend(_start_time_problems(start_time, file_hour))
+        problems.extend(_start_time_problems(field("start_time"), file_hour))
 
-    duration = _count(row, "duration_s", MAX_DURATION_S, problems)
+    messages: list[str] = []
+    duration = _count(row, "duration_s", MAX_DURATION_S, messages)
     if duration is not None and record_type in SMS_TYPES and duration != 0:
-        problems.append(f"duration_s must be 0 for {record_type}, got {duration}")
+        messages.append(f"duration_s must be 0 for {record_type}, got {duration}")
     for name in ("bytes_up", "bytes_down"):
-        volume = _count(row, name, MAX_BYTES, problems)
+        volume = _count(row, name, MAX_BYTES, messages)
         if volume and record_type in (*VOICE_TYPES, *SMS_TYPES):
-            problems.append(f"{name} must be 0 for {record_type}, got {volume}")
+            messages.append(f"{name} must be 0 for {record_type}, got {volume}")
+    for message in messages:
+        invalid(message)
 
     visited_plmn = field("visited_plmn")
-    plmn_ok = _PLMN.match(visited_plmn) is not None
+    plmn_ok = _PLMN.fullmatch(visited_plmn) is not None
     if "visited_plmn" in row and not plmn_ok:
-        problems.append(f"visited_plmn {visited_plmn!r} is not MCC-MNC (e.g. 234-30)")
+        invalid(f"visited_plmn {visited_plmn!r} is not MCC-MNC (e.g. 234-30)")
 
     cell_id = field("cell_id")
     if "cell_id" in row:
-        cell = _CELL_ID.match(cell_id)
+        cell = _CELL_ID.fullmatch(cell_id)
         if cell is None:
-            problems.append(f"cell_id {cell_id!r} is not MCC-MNC-LAC-CI (e.g. 234-30-1001-11)")
+            invalid(f"cell_id {cell_id!r} is not MCC-MNC-LAC-CI (e.g. 234-30-1001-11)")
         else:
             lac, ci = int(cell.group(2)), int(cell.group(3))
             if not 1 <= lac <= _MAX_LAC:
-                problems.append(f"cell_id {cell_id!r}: LAC must be between 1 and {_MAX_LAC}")
+                invalid(f"cell_id {cell_id!r}: LAC must be between 1 and {_MAX_LAC}")
             if ci > _MAX_CI:
-                problems.append(f"cell_id {cell_id!r}: CI must be at most {_MAX_CI}")
+                invalid(f"cell_id {cell_id!r}: CI must be at most {_MAX_CI}")
             if plmn_ok and cell.group(1) != visited_plmn:
-                problems.append(
-                    f"cell_id {cell_id!r} is not a cell of the visited network {visited_plmn}"
-                )
+                invalid(f"cell_id {cell_id!r} is not a cell of the visited network {visited_plmn}")
             elif visited_plmn == home_plmn and cell_id not in known_cells:
-                problems.append(f"cell_id {cell_id!r} is not in the host network's cells.csv")
+                problems.append(
+                    Problem(
+                        UNKNOWN_CELL, f"cell_id {cell_id!r} is not in the host network's cells.csv"
+                    )
+                )
     return problems
 
 
-def _start_time_problems(start_time: str, file_hour: datetime | None) -> list[str]:
-    if not _START_TIME.match(start_time):
-        return [f"start_time {start_time!r} is not YYYY-MM-DDTHH:MM:SSZ (UTC)"]
+def _start_time_problems(start_time: str, file_hour: datetime | None) -> list[Problem]:
+    if not _START_TIME.fullmatch(start_time):
+        return [
+            Problem(INVALID_RECORD, f"start_time {start_time!r} is not YYYY-MM-DDTHH:MM:SSZ (UTC)")
+        ]
     try:
         start = datetime.strptime(start_time, TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        return [f"start_time {start_time!r} is not a real date and time"]
+        return [Problem(INVALID_RECORD, f"start_time {start_time!r} is not a real date and time")]
     if file_hour is not None and not file_hour <= start < file_hour + timedelta(hours=1):
         return [
-            f"start_time {start_time} is outside the file's hour "
-            f"{file_hour.astimezone(UTC):%Y-%m-%dT%H}:00Z"
+            Problem(
+                OUTSIDE_HOUR,
+                f"start_time {start_time} is outside the file's hour "
+                f"{file_hour.astimezone(UTC):%Y-%m-%dT%H}:00Z",
+            )
         ]
     return []
 
@@ -220,7 +277,7 @@ def _count(row: dict[str, str], name: str, maximum: int, problems: list[str]) ->
     if name not in row:
         return None
     raw = row[name]
-    if not _COUNT.match(raw):
+    if not _COUNT.fullmatch(raw):
         problems.append(f"{name} {raw!r} is not a non-negative whole number")
         return None
     value = int(raw)
@@ -228,6 +285,56 @@ def _count(row: dict[str, str], name: str, maximum: int, problems: list[str]) ->
         problems.append(f"{name} {value} is implausibly large (more than {maximum})")
         return None
     return value
+
+
+def record_valid_sql(home_plmn: str, *, known_cells: str = "known_cells") -> str:
+    """A DuckDB boolean expression, true exactly when :func:`record_problems` finds nothing.
+
+    It reads the 11 columns as strings (never NULL), ``file_hour`` (a UTC ``TIMESTAMP``
+    or NULL when the file covers no particular hour) and a table ``known_cells(cell_id)``.
+    The ingest checks millions of records with it in bulk and asks
+    :func:`record_problems` only about those it rejects, so the messages and reason
+    codes have one definition.
+    """
+    if not _PLMN.fullmatch(home_plmn):
+        raise ValueError(f"home_plmn {home_plmn!r} is not MCC-MNC")
+    e164 = r"\+[1-9][0-9]{6,14}"
+    count = "0|[1-9][0-9]*"
+    start = "try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ')"
+    timestamp = _START_TIME.pattern
+    types = ", ".join(f"'{kind}'" for kind in RECORD_TYPES)
+    sms = ", ".join(f"'{kind}'" for kind in SMS_TYPES)
+    # Only module constants and a checked PLMN are interpolated.
+    return f"""coalesce(
+        length(record_id) BETWEEN 1 AND {MAX_RECORD_ID_LENGTH}
+        AND regexp_full_match(record_id, '[A-Za-z0-9][A-Za-z0-9._:-]*')
+        AND record_type IN ({types})
+        AND regexp_full_match(msisdn, '{e164}')
+        AND regexp_full_match(imsi, '[0-9]{{15}}')
+        AND starts_with(imsi, '{plmn_digits(home_plmn)}')
+        AND CASE WHEN record_type = 'data' THEN counterpart = ''
+                 ELSE regexp_full_match(counterpart, '{e164}|[0-9]{{3,6}}') END
+        AND regexp_full_match(start_time, '{timestamp}')
+        AND start_time >= '0001'
+        AND {start} IS NOT NULL
+        AND (file_hour IS NULL
+             OR ({start} >= file_hour AND {start} < file_hour + INTERVAL 1 HOUR))
+        AND regexp_full_match(duration_s, '{count}')
+        AND TRY_CAST(duration_s AS BIGINT) <= {MAX_DURATION_S}
+        AND (record_type NOT IN ({sms}) OR duration_s = '0')
+        AND regexp_full_match(bytes_up, '{count}')
+        AND TRY_CAST(bytes_up AS BIGINT) <= {MAX_BYTES}
+        AND regexp_full_match(bytes_down, '{count}')
+        AND TRY_CAST(bytes_down AS BIGINT) <= {MAX_BYTES}
+        AND (record_type = 'data' OR (bytes_up = '0' AND bytes_down = '0'))
+        AND regexp_full_match(visited_plmn, '[0-9]{{3}}-[0-9]{{2,3}}')
+        AND regexp_full_match(cell_id, '[0-9]{{3}}-[0-9]{{2,3}}-[0-9]{{1,5}}-[0-9]{{1,9}}')
+        AND TRY_CAST(split_part(cell_id, '-', 3) AS INTEGER) BETWEEN 1 AND {_MAX_LAC}
+        AND TRY_CAST(split_part(cell_id, '-', 4) AS BIGINT) <= {_MAX_CI}
+        AND split_part(cell_id, '-', 1) || '-' || split_part(cell_id, '-', 2) = visited_plmn
+        AND (visited_plmn <> '{home_plmn}'
+             OR cell_id IN (SELECT cell_id FROM {known_cells})),
+        false)"""  # noqa: S608
 
 
 def read_usage_file(path: Path | str) -> Iterator[NumberedRow]:

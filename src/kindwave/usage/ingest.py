@@ -3,29 +3,44 @@ into the lake exactly once (docs/usage-files.md is the input contract)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gzip
 import hashlib
+import itertools
 import os
+import re
 import time
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
+import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils import timezone
 
 from kindwave.lines.models import Line, LineState, LineStateChange, Market
 from kindwave.usage import lake
 from kindwave.usage.fileformat import (
     COLUMNS,
+    EXTRA_FIELDS_KEY,
+    FORMAT_VERSION,
+    HEADER_LINE,
     UsageFileError,
     hour_of_file,
     read_usage_file,
-    validate_record,
+    record_problems,
+    record_valid_sql,
 )
 from kindwave.usage.models import Cell, QuarantinedRecord, QuarantineReason, UsageFile
 
@@ -110,6 +125,12 @@ def load_cells(path: Path) -> CellLoadSummary:
 
 # --- Ingest --------------------------------------------------------------------------------
 
+BATCH_VARIABLE = "KINDWAVE_INGEST_BATCH_MB"
+DEFAULT_BATCH_MB = 64
+_MAX_BATCH_FILES = 512
+_READER_THREADS = 2
+_BER_NAME = re.compile(r"usage-(\d{8}T\d{2})\.ber")
+
 
 @dataclass
 class IngestSummary:
@@ -128,25 +149,64 @@ class IngestSummary:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
 
+def batch_bytes() -> int:
+    """``KINDWAVE_INGEST_BATCH_MB`` (default 64): compressed bytes of files checked together."""
+    raw = os.environ.get(BATCH_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_BATCH_MB * 2**20
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ImproperlyConfigured(f"{BATCH_VARIABLE} must be a positive number of megabytes")
+    return max(1, int(value * 2**20))
+
+
 def find_usage_files(paths: Iterable[Path]) -> list[Path]:
-    """Files given, and ``usage-*.csv[.gz]`` found recursively in directories given,
-    in name order (then path, so the order never depends on the file system)."""
+    """Files given, and ``usage-*.csv[.gz]`` and ``*.ber`` found recursively in directories
+    given, in name order (then path, so the order never depends on the file system)."""
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
             found.update(
                 candidate
-                for candidate in path.rglob("usage-*.csv*")
-                if candidate.is_file() and candidate.name.endswith((".csv", ".csv.gz"))
+                for candidate in path.rglob("*")
+                if candidate.is_file() and _is_usage_file(candidate.name)
             )
         else:
             found.add(path)
     return sorted(found, key=lambda path: (path.name, str(path)))
 
 
+def _is_usage_file(name: str) -> bool:
+    if name.endswith(".ber"):
+        return True
+    return name.startswith("usage-") and name.endswith((".csv", ".csv.gz"))
+
+
+def _is_ber(path: Path) -> bool:
+    return path.name.endswith(".ber")
+
+
+def file_hour_of(path: Path) -> datetime | None:
+    """The UTC hour a usage file covers: from a CSV file's name (which must have one), from
+    a BER file's name when it is ``usage-YYYYMMDDTHH.ber`` (else None: no hour check)."""
+    if not _is_ber(path):
+        return hour_of_file(path)
+    match = _BER_NAME.fullmatch(path.name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H").replace(tzinfo=UTC)
+    except ValueError:
+        raise UsageFileError(f"{path.name}: the date or hour in the name does not exist") from None
+
+
 class LineIndex:
-    """Which (MSISDN, IMSI) pairs were a line active or suspended at an instant: built
-    once per run from the lines and their state history, so no query per record."""
+    """Which (MSISDN, IMSI) pairs were a line active or suspended at an instant, in
+    memory. The ingest checks lines in bulk against :func:`line_intervals`; this index only
+    words the message of the few records that fail."""
 
     def __init__(self, market: Market) -> None:
         self._lines: dict[str, list[tuple[str, list[LineStateChange]]]] = defaultdict(list)
@@ -179,25 +239,450 @@ class LineIndex:
         )
 
 
-def _reason_for(problems: list[str]) -> str:
-    """A reason code for the problems :func:`validate_record` found (the first decides)."""
-    first = problems[0]
-    if first.startswith(("missing field", "more fields", "unknown column")):
-        return QuarantineReason.WRONG_FIELD_COUNT
-    if "does not belong to the host network" in first:
-        return QuarantineReason.FOREIGN_IMSI
-    if "is not in the host network's cells.csv" in first:
-        return QuarantineReason.UNKNOWN_CELL
-    if "outside the file's hour" in first:
-        return QuarantineReason.OUTSIDE_HOUR
-    return QuarantineReason.INVALID_RECORD
+def line_intervals(market: Market) -> pa.Table:
+    """Every period in which a (MSISDN, IMSI) pair of the market was an active or suspended
+    line: ``msisdn, imsi, valid_from, valid_to`` (UTC, ``valid_to`` null while it lasts),
+    from the lines' state history. Several changes at one instant apply in the order they
+    were recorded, as in ``LineStateChange.state_at``."""
+    msisdns: list[str] = []
+    imsis: list[str] = []
+    starts: list[datetime] = []
+    ends: list[datetime | None] = []
+    changes = (
+        LineStateChange.objects.filter(line__market=market, line__sim__isnull=False)
+        .order_by("line_id", "at", "id")
+        .values_list("line_id", "line__msisdn", "line__sim__imsi", "to_state", "at")
+    )
+    history = list(changes)
+    for index, (line_id, msisdn, imsi, state, at) in enumerate(history):
+        following = history[index + 1] if index + 1 < len(history) else None
+        until = following[4] if following is not None and following[0] == line_id else None
+        if state in _BILLABLE_STATES and (until is None or until > at):
+            msisdns.append(msisdn)
+            imsis.append(imsi)
+            starts.append(_naive_utc(at))
+            ends.append(_naive_utc(until) if until is not None else None)
+    return pa.table(
+        {
+            "msisdn": pa.array(msisdns, pa.string()),
+            "imsi": pa.array(imsis, pa.string()),
+            "valid_from": pa.array(starts, pa.timestamp("us")),
+            "valid_to": pa.array(ends, pa.timestamp("us")),
+        }
+    )
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One file (or, for a reprocess, one file's quarantined records) being checked."""
+
+    index: int
+    name: str
+    sha256: str
+    file_hour: datetime | None
+    position_kind: str
 
 
 @dataclass
-class _FileResult:
-    accepted: list[tuple[str, ...]]
-    duplicates: int
-    quarantine: list[QuarantinedRecord]
+class _Held:
+    source: int
+    position: int
+    raw: dict[str, str]
+    reason: str
+    message: str
+
+
+@dataclass
+class _Checked:
+    accepted: pa.Table  # lake columns plus file_index and usage_date, by file, date, position
+    held: list[_Held]
+    duplicates: Counter[int]
+    dropped: set[tuple[int, int]]  # (source, position) of duplicates
+    broken: dict[int, str]  # source → why the whole file is refused
+
+
+_TEXT = ", ".join(COLUMNS)
+
+
+class _Checker:
+    """Checks records in bulk on DuckDB: the format (``record_valid_sql``), the line, the
+    duplicates. Holds what one run needs: cells, line intervals, the lake's record ids."""
+
+    def __init__(self, *, market: Market, home_plmn: str, horizon_days: int) -> None:
+        self.market = market
+        self.home_plmn = home_plmn
+        self.horizon_days = horizon_days
+        self.cells = frozenset(Cell.objects.values_list("cell_id", flat=True))
+        self.db = duckdb.connect()
+        self.db.execute("SET TimeZone = 'UTC'")
+        self.db.execute("CREATE TABLE known_cells (cell_id VARCHAR PRIMARY KEY)")
+        if self.cells:
+            cells = pa.table({"cell_id": pa.array(sorted(self.cells), pa.string())})
+            self.db.register("cells_arrow", cells)
+            self.db.execute("INSERT INTO known_cells SELECT cell_id FROM cells_arrow")
+            self.db.unregister("cells_arrow")
+        self.db.register("intervals_arrow", line_intervals(market))
+        self.db.execute("CREATE TABLE intervals AS SELECT * FROM intervals_arrow")
+        self.db.unregister("intervals_arrow")
+        self.db.execute("CREATE TABLE seen (record_id VARCHAR, usage_date DATE)")
+        self.loaded: tuple[date, date] | None = None
+        self.valid_sql = record_valid_sql(home_plmn)
+        self._pairs: set[tuple[str, str]] | None = None
+        self._line_index: LineIndex | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def check(self, sources: Sequence[_Source], rows: pa.Table) -> _Checked:
+        """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text)."""
+        by_index = {source.index: source for source in sources}
+        files = pa.table(
+            {
+                "file_index": pa.array([s.index for s in sources], pa.int32()),
+                "file_hour": pa.array(
+                    [_naive_utc(s.file_hour) if s.file_hour else None for s in sources],
+                    pa.timestamp("us"),
+                ),
+                "source_file": pa.array([s.sha256 for s in sources], pa.string()),
+            }
+        )
+        db = self.db
+        db.register("batch", rows)
+        db.register("files", files)
+        db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE checked AS
+            SELECT file_index, position, {_TEXT}, source_file,
+                   try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ') AS start_ts,
+                   {self.valid_sql} AS ok
+            FROM batch JOIN files USING (file_index)"""  # noqa: S608 — module constants
+        )
+        db.unregister("batch")
+        held: list[_Held] = []
+        broken: dict[int, str] = {}
+        rescued: list[tuple[int, int]] = []
+        for record in self._fetch("SELECT file_index, position, {text} FROM checked WHERE NOT ok"):
+            source = by_index[record["file_index"]]
+            raw = {column: record[column] for column in COLUMNS}
+            if source.position_kind == QuarantinedRecord.PositionKind.LINE:
+                why = _broken_line(raw)
+                if why is not None:
+                    broken.setdefault(
+                        source.index, f"{source.name}: line {record['position']}: {why}"
+                    )
+                    continue
+            problems = record_problems(
+                raw, home_plmn=self.home_plmn, known_cells=self.cells, file_hour=source.file_hour
+            )
+            if not problems:  # the SQL mirror was stricter than the definition
+                rescued.append((source.index, record["position"]))
+                continue
+            held.append(
+                _Held(
+                    source.index,
+                    record["position"],
+                    raw,
+                    problems[0].code,
+                    "; ".join(problem.message for problem in problems),
+                )
+            )
+        if rescued:
+            self._register_keys("rescued", rescued)
+            db.execute(
+                "UPDATE checked SET ok = true FROM rescued "
+                "WHERE checked.file_index = rescued.file_index "
+                "AND checked.position = rescued.position"
+            )
+        if broken:
+            held = [entry for entry in held if entry.source not in broken]
+            db.execute("DELETE FROM checked WHERE list_contains(?, file_index)", [sorted(broken)])
+        db.execute(
+            """CREATE OR REPLACE TEMP TABLE live AS
+            SELECT c.* EXCLUDE (ok),
+                   EXISTS (SELECT 1 FROM intervals i
+                           WHERE i.msisdn = c.msisdn AND i.imsi = c.imsi
+                             AND i.valid_from <= c.start_ts
+                             AND (i.valid_to IS NULL OR c.start_ts < i.valid_to)) AS line_ok
+            FROM checked c WHERE ok"""
+        )
+        db.execute("DROP TABLE checked")
+        for record in self._fetch(
+            "SELECT file_index, position, start_ts, {text} FROM live WHERE NOT line_ok"
+        ):
+            reason, message = self._line_problem(record)
+            held.append(
+                _Held(
+                    record["file_index"],
+                    record["position"],
+                    {column: record[column] for column in COLUMNS},
+                    reason,
+                    message,
+                )
+            )
+        duplicates, dropped = self._duplicates(by_index, held)
+        if dropped:
+            self._register_keys("dropped", sorted(dropped))
+        else:
+            db.register(
+                "dropped",
+                pa.table(
+                    {"file_index": pa.array([], pa.int32()), "position": pa.array([], pa.int64())}
+                ),
+            )
+        accepted = db.sql(
+            """SELECT file_index, start_ts::DATE AS usage_date,
+                   record_id, record_type, msisdn, imsi, nullif(counterpart, '') AS counterpart,
+                   start_ts::TIMESTAMPTZ AS start_time,
+                   duration_s::BIGINT AS duration_s, bytes_up::BIGINT AS bytes_up,
+                   bytes_down::BIGINT AS bytes_down, cell_id, visited_plmn, source_file
+            FROM live l
+            WHERE line_ok AND NOT EXISTS (
+                SELECT 1 FROM dropped d
+                WHERE d.file_index = l.file_index AND d.position = l.position)
+            ORDER BY file_index, usage_date, position"""
+        ).to_arrow_table()
+        db.execute("DROP TABLE live")
+        db.unregister("dropped")
+        db.unregister("files")
+        held.sort(key=lambda entry: (entry.source, entry.position))
+        return _Checked(accepted, held, duplicates, dropped, broken)
+
+    def remember(self, accepted: pa.Table) -> None:
+        """Count ``accepted`` (now committed to the lake) as seen by later batches."""
+        if self.loaded is None or accepted.num_rows == 0:
+            return
+        self.db.register("accepted", accepted)
+        self.db.execute(
+            "INSERT INTO seen SELECT record_id, usage_date FROM accepted "
+            "WHERE usage_date BETWEEN ? AND ?",
+            list(self.loaded),
+        )
+        self.db.unregister("accepted")
+
+    def _fetch(self, query: str) -> list[dict[str, Any]]:
+        return self.db.sql(query.format(text=_TEXT)).to_arrow_table().to_pylist()
+
+    def _register_keys(self, name: str, keys: Sequence[tuple[int, int]]) -> None:
+        self.db.register(
+            name,
+            pa.table(
+                {
+                    "file_index": pa.array([key[0] for key in keys], pa.int32()),
+                    "position": pa.array([key[1] for key in keys], pa.int64()),
+                }
+            ),
+        )
+
+    def _line_problem(self, record: dict[str, Any]) -> tuple[str, str]:
+        if self._line_index is None:
+            self._line_index = LineIndex(self.market)
+        at = record["start_ts"].replace(tzinfo=UTC)
+        problem = self._line_index.problem(record["msisdn"], record["imsi"], at)
+        if problem is None:  # cannot happen: the intervals and the index read one history
+            return (QuarantineReason.LINE_NOT_ACTIVE, f"line {record['msisdn']} was not active")
+        return problem
+
+    def _load_seen(self, first: date, last: date) -> None:
+        """Make ``seen`` hold the lake's record ids of usage dates ``first`` to ``last``."""
+        wanted: list[tuple[date, date]] = []
+        if self.loaded is None:
+            wanted.append((first, last))
+            self.loaded = (first, last)
+        else:
+            low, high = self.loaded
+            if first < low:
+                wanted.append((first, low - timedelta(days=1)))
+            if last > high:
+                wanted.append((high + timedelta(days=1), last))
+            self.loaded = (min(first, low), max(last, high))
+        for begin, end in wanted:
+            parts = [str(part) for part in lake.ingested_parts(begin, end)]
+            if parts:
+                self.db.execute(
+                    "INSERT INTO seen SELECT record_id, start_time::DATE "
+                    "FROM read_parquet(?, hive_partitioning = false)",
+                    [parts],
+                )
+
+    def _duplicates(
+        self, sources: dict[int, _Source], held: list[_Held]
+    ) -> tuple[Counter[int], set[tuple[int, int]]]:
+        """Drop re-deliveries (same content) and hold conflicts (same id, other content):
+        against the lake within the horizon of each record's date, and within the batch
+        against the first occurrence (in file order)."""
+        db = self.db
+        duplicates: Counter[int] = Counter()
+        dropped: set[tuple[int, int]] = set()
+        span = db.sql(
+            "SELECT min(start_ts)::DATE, max(start_ts)::DATE FROM live WHERE line_ok"
+        ).fetchall()[0]
+        if span is None or span[0] is None:
+            return duplicates, dropped
+        horizon = timedelta(days=self.horizon_days)
+        first, last = span[0] - horizon, span[1] + horizon
+        self._load_seen(first, last)
+        in_lake = self._fetch(
+            f"""SELECT file_index, position, {{text}} FROM live l
+            WHERE line_ok AND EXISTS (
+                SELECT 1 FROM seen s WHERE s.record_id = l.record_id
+                AND s.usage_date BETWEEN l.start_ts::DATE - {self.horizon_days}
+                                     AND l.start_ts::DATE + {self.horizon_days})
+            ORDER BY file_index, position"""  # noqa: S608 — an int
+        )
+        if in_lake:
+            stored = lake.records_as_text(
+                lake.ingested_parts(first, last), (record["record_id"] for record in in_lake)
+            )
+            for record in in_lake:
+                key = (record["file_index"], record["position"])
+                fields = tuple(record[column] for column in COLUMNS)
+                dropped.add(key)
+                if stored.get(fields[0]) == fields:
+                    duplicates[key[0]] += 1
+                else:
+                    held.append(
+                        _Held(
+                            key[0],
+                            key[1],
+                            dict(zip(COLUMNS, fields, strict=True)),
+                            QuarantineReason.CONFLICTING_DUPLICATE,
+                            f"record_id {fields[0]} is already in the lake with other content",
+                        )
+                    )
+        repeated = self._fetch(
+            """SELECT file_index, position, {text} FROM live
+            WHERE line_ok AND record_id IN (
+                SELECT record_id FROM live WHERE line_ok GROUP BY record_id HAVING count(*) > 1)
+            ORDER BY file_index, position"""
+        )
+        firsts: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for record in repeated:
+            key = (record["file_index"], record["position"])
+            if key in dropped:
+                continue
+            fields = tuple(record[column] for column in COLUMNS)
+            earlier = firsts.get(fields[0])
+            if earlier is None:
+                firsts[fields[0]] = (key[0], fields)
+                continue
+            dropped.add(key)
+            if earlier[1] == fields:
+                duplicates[key[0]] += 1
+                continue
+            where = (
+                "earlier in this file" if earlier[0] == key[0] else f"in {sources[earlier[0]].name}"
+            )
+            held.append(
+                _Held(
+                    key[0],
+                    key[1],
+                    dict(zip(COLUMNS, fields, strict=True)),
+                    QuarantineReason.CONFLICTING_DUPLICATE,
+                    f"record_id {fields[0]} appears {where} with other content",
+                )
+            )
+        return duplicates, dropped
+
+
+def _broken_line(raw: dict[str, str]) -> str | None:
+    """Why a CSV row is not one record on one line, or None: a blank line, or a quoted
+    field spanning lines (either would also make every later line number wrong)."""
+    if not any(raw.values()):
+        return f"an empty line; usage file format v{FORMAT_VERSION} has {len(COLUMNS)} fields"
+    if any("\n" in value or "\r" in value for value in raw.values()):
+        return "a quoted field holds a line break, which usage file format v1 does not allow"
+    return None
+
+
+# --- Reading files -------------------------------------------------------------------------
+
+_STRING_COLUMNS = {column: pa.string() for column in COLUMNS}
+
+
+def read_csv_records(path: Path) -> pa.Table:
+    """The records of a usage file v1 as text columns plus ``position`` (the line number),
+    or :class:`UsageFileError` naming the file and, for a bad line, the line."""
+    _check_header(path)
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=list(COLUMNS), skip_rows=1, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_STRING_COLUMNS,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError, EOFError) as error:
+        raise UsageFileError(_diagnose(path, error)) from None
+    lines = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
+    return table.append_column("position", lines)
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as handle:
+            first = handle.readline(len(HEADER_LINE) + 16)
+    except (OSError, EOFError, zlib.error) as error:
+        raise UsageFileError(f"{path}: not a complete gzip file ({error})") from None
+    if not first:
+        raise UsageFileError(f"{path}: empty file; expected the header line {HEADER_LINE}")
+    try:
+        header = first.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise UsageFileError(f"{path}: line 1: not UTF-8 text") from None
+    if header != HEADER_LINE:
+        hint = " (it starts with a byte-order mark)" if header.startswith("\ufeff") else ""
+        raise UsageFileError(
+            f"{path}: wrong header{hint}: {header!r}; "
+            f"usage file format v{FORMAT_VERSION} needs exactly {HEADER_LINE!r}"
+        )
+
+
+def _diagnose(path: Path, error: Exception) -> str:
+    """Why the fast reader failed, in the reference reader's words, with the line."""
+    try:
+        for line, row in read_usage_file(path):
+            extra = row.get(EXTRA_FIELDS_KEY)
+            count = len(COLUMNS) + len(extra.split(",")) if extra is not None else len(row)
+            if count != len(COLUMNS):
+                return (
+                    f"{path}: line {line}: {count} field(s) where usage file format "
+                    f"v{FORMAT_VERSION} has {len(COLUMNS)}"
+                )
+    except UsageFileError as refusal:
+        return str(refusal)
+    return f"{path}: cannot be read ({str(error).splitlines()[0]})"
+
+
+def read_ber_records(path: Path) -> pa.Table:
+    """The records of a 3GPP TS 32.298 BER file, as text columns plus ``position`` (the
+    byte offset), through ``kindwave.usage.cdr`` (imported only when a BER file comes:
+    pycrate's CDR module takes seconds to import)."""
+    from kindwave.usage.cdr import read_cdr_file
+
+    table = read_cdr_file(path)
+    return table.select([*COLUMNS, "position"]).cast(
+        pa.schema(
+            [*(pa.field(column, pa.string()) for column in COLUMNS), ("position", pa.int64())]
+        )
+    )
+
+
+# --- The run -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    source: _Source
+    path: Path
+    size: int
 
 
 class _Ingest:
@@ -210,196 +695,221 @@ class _Ingest:
         progress: Callable[[int], None] | None,
     ) -> None:
         self.market = market
-        self.home_plmn = home_plmn
-        self.horizon = timedelta(days=horizon_days)
         self.progress = progress or (lambda _records: None)
-        self.cells = frozenset(Cell.objects.values_list("cell_id", flat=True))
-        self.lines = LineIndex(market)
-        # Record ids in the lake per usage date, read once per run and kept up to date.
-        self.ids_by_date: dict[date, set[str]] = {}
+        self.checker = _Checker(market=market, home_plmn=home_plmn, horizon_days=horizon_days)
         self.summary = IngestSummary()
+        self.seen_sha256: set[str] = set()
+        self.batch_bytes = batch_bytes()
 
     def run(self, files: Sequence[Path]) -> IngestSummary:
         began = time.perf_counter()
         self.summary.orphans_removed = len(lake.remove_orphans())
-        for path in files:
-            self.ingest_file(path)
+        try:
+            with ThreadPoolExecutor(_READER_THREADS) as readers:
+                for batch in self._batches(files):
+                    self._ingest_batch(batch, readers)
+        finally:
+            self.checker.close()
         self.summary.seconds = time.perf_counter() - began
         return self.summary
 
-    def ingest_file(self, path: Path) -> None:
-        try:
-            content = path.read_bytes()
-        except OSError as error:
-            self.summary.refused.append(f"{path}: cannot read ({error})")
-            return
-        sha256 = hashlib.sha256(content).hexdigest()
-        if UsageFile.objects.filter(sha256=sha256, status=UsageFile.Status.INGESTED).exists():
-            self.summary.skipped.append(str(path))
-            return
-        try:
-            hour = hour_of_file(path)
-            rows = list(read_usage_file(path))
-        except UsageFileError as error:
-            self._refuse(path, sha256, len(content), str(error))
-            return
-        result = self._check(rows, hour, sha256)
-        by_date: dict[date, list[tuple[str, ...]]] = defaultdict(list)
-        for fields in result.accepted:
-            by_date[date.fromisoformat(fields[5][:10])].append(fields)
-        parts = []
-        for day, records in sorted(by_date.items()):
-            relative = lake.part_name(day, sha256)
-            lake.write_part(relative, _table(records, sha256))
-            parts.append(relative)
-        reasons = Counter(record.reason for record in result.quarantine)
-        with transaction.atomic():
-            UsageFile.objects.filter(sha256=sha256).delete()  # an earlier refusal
-            manifest = UsageFile.objects.create(
-                sha256=sha256,
-                name=path.name,
-                path=str(path),
-                size=len(content),
-                status=UsageFile.Status.INGESTED,
-                file_hour=hour,
-                records=len(rows),
-                accepted=len(result.accepted),
-                duplicates=result.duplicates,
-                quarantined=len(result.quarantine),
-                quarantined_by_reason=dict(sorted(reasons.items())),
-                parts=parts,
+    def _batches(self, files: Sequence[Path]) -> Iterator[list[Path]]:
+        batch: list[Path] = []
+        size = 0
+        for path in files:
+            with contextlib.suppress(OSError):  # reported when the batch reads it
+                size += path.stat().st_size
+            batch.append(path)
+            if size >= self.batch_bytes or len(batch) >= _MAX_BATCH_FILES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _ingest_batch(self, paths: list[Path], readers: ThreadPoolExecutor) -> None:
+        digests: list[tuple[Path, str, int]] = []
+        for path in paths:
+            try:
+                with path.open("rb") as handle:
+                    sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+                size = path.stat().st_size
+            except OSError as error:
+                self.summary.refused.append(f"{path}: cannot read ({error})")
+                continue
+            digests.append((path, sha256, size))
+        done = set(
+            UsageFile.objects.filter(
+                sha256__in=[sha for _, sha, _ in digests], status=UsageFile.Status.INGESTED
+            ).values_list("sha256", flat=True)
+        )
+        pending: list[_Pending] = []
+        for path, sha256, size in digests:
+            if sha256 in done or sha256 in self.seen_sha256:
+                self.summary.skipped.append(str(path))
+                continue
+            self.seen_sha256.add(sha256)
+            try:
+                hour = file_hour_of(path)
+            except UsageFileError as error:
+                self._refuse(path, sha256, size, str(error))
+                continue
+            kind = (
+                QuarantinedRecord.PositionKind.OFFSET
+                if _is_ber(path)
+                else QuarantinedRecord.PositionKind.LINE
             )
-            for record in result.quarantine:
-                record.file = manifest
-            QuarantinedRecord.objects.bulk_create(result.quarantine, batch_size=1000)
-        for day, records in by_date.items():
-            self.ids_by_date.setdefault(day, set()).update(fields[0] for fields in records)
-        self.summary.ingested.append(str(path))
-        self.summary.records += len(rows)
-        self.summary.accepted += len(result.accepted)
-        self.summary.duplicates += result.duplicates
-        self.summary.quarantined.update(reasons)
+            source = _Source(len(pending), path.name, sha256, hour, kind)
+            pending.append(_Pending(source, path, size))
+        if not pending:
+            return
+        tables = self._read(pending, readers)
+        readable = [item for item in pending if item.source.index in tables]
+        if not readable:
+            return
+        rows = pa.concat_tables(
+            [
+                tables[item.source.index].append_column(
+                    "file_index",
+                    pa.array(
+                        np.full(tables[item.source.index].num_rows, item.source.index, np.int32)
+                    ),
+                )
+                for item in readable
+            ]
+        )
+        checked = self.checker.check([item.source for item in readable], rows)
+        for item in readable:
+            if item.source.index in checked.broken:
+                self._refuse(
+                    item.path, item.source.sha256, item.size, checked.broken[item.source.index]
+                )
+        kept = [item for item in readable if item.source.index not in checked.broken]
+        parts = _write_parts(checked.accepted, {i.source.index: i.source.sha256 for i in kept})
+        counts = Counter(checked.accepted.column("file_index").to_pylist())
+        held_by: dict[int, list[_Held]] = defaultdict(list)
+        for entry in checked.held:
+            held_by[entry.source].append(entry)
+        with transaction.atomic():
+            UsageFile.objects.filter(
+                sha256__in=[item.source.sha256 for item in kept]
+            ).delete()  # earlier refusals
+            manifests = UsageFile.objects.bulk_create(
+                [
+                    UsageFile(
+                        sha256=item.source.sha256,
+                        market=self.market,
+                        name=item.path.name,
+                        path=str(item.path),
+                        size=item.size,
+                        status=UsageFile.Status.INGESTED,
+                        file_hour=item.source.file_hour,
+                        records=tables[item.source.index].num_rows,
+                        accepted=counts[item.source.index],
+                        duplicates=checked.duplicates[item.source.index],
+                        quarantined=len(held_by[item.source.index]),
+                        quarantined_by_reason=dict(
+                            sorted(Counter(e.reason for e in held_by[item.source.index]).items())
+                        ),
+                        parts=parts.get(item.source.index, []),
+                    )
+                    for item in kept
+                ]
+            )
+            if any(manifest.pk is None for manifest in manifests):  # backends without RETURNING
+                by_sha = dict(
+                    UsageFile.objects.filter(sha256__in=[m.sha256 for m in manifests]).values_list(
+                        "sha256", "pk"
+                    )
+                )
+                for manifest in manifests:
+                    manifest.pk = by_sha[manifest.sha256]
+            QuarantinedRecord.objects.bulk_create(
+                [
+                    QuarantinedRecord(
+                        file_id=manifest.pk,
+                        line=entry.position,
+                        position_kind=item.source.position_kind,
+                        raw=entry.raw,
+                        reason=entry.reason,
+                        message=entry.message,
+                    )
+                    for item, manifest in zip(kept, manifests, strict=True)
+                    for entry in held_by[item.source.index]
+                ],
+                batch_size=1000,
+            )
+        self.checker.remember(checked.accepted)
+        for item in kept:
+            index = item.source.index
+            self.summary.ingested.append(str(item.path))
+            self.summary.records += tables[index].num_rows
+            self.summary.accepted += counts[index]
+            self.summary.duplicates += checked.duplicates[index]
+            self.summary.quarantined.update(entry.reason for entry in held_by[index])
+        self.progress(sum(tables[item.source.index].num_rows for item in readable))
+
+    def _read(self, pending: list[_Pending], readers: ThreadPoolExecutor) -> dict[int, pa.Table]:
+        """Read the batch's files (CSV in threads; BER in this thread, as pycrate's types
+        are not thread-safe); refuse those that cannot be read."""
+        futures = {
+            item.source.index: readers.submit(read_csv_records, item.path)
+            for item in pending
+            if not _is_ber(item.path)
+        }
+        tables: dict[int, pa.Table] = {}
+        for item in pending:
+            try:
+                if _is_ber(item.path):
+                    tables[item.source.index] = read_ber_records(item.path)
+                else:
+                    tables[item.source.index] = futures[item.source.index].result()
+            except UsageFileError as error:
+                self._refuse(item.path, item.source.sha256, item.size, str(error))
+        return tables
 
     def _refuse(self, path: Path, sha256: str, size: int, reason: str) -> None:
         with transaction.atomic():
             UsageFile.objects.update_or_create(
                 sha256=sha256,
                 defaults={
+                    "market": self.market,
                     "name": path.name,
                     "path": str(path),
                     "size": size,
                     "status": UsageFile.Status.REFUSED,
                     "refusal": reason,
+                    "processed_at": timezone.now(),
                 },
             )
         self.summary.refused.append(reason)
 
-    def _seen_ids(self, hour: datetime) -> set[str]:
-        """Record ids in the lake within the horizon around ``hour``."""
-        first, last = (hour - self.horizon).date(), (hour + self.horizon).date()
-        missing = [
-            day
-            for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
-            if day not in self.ids_by_date
-        ]
-        if missing:
-            by_day: dict[date, list[Path]] = defaultdict(list)
-            for part in lake.ingested_parts(min(missing), max(missing)):
-                by_day[lake.partition_date(part.parent.name + "/")].append(part)
-            for day in missing:
-                self.ids_by_date[day] = lake.record_ids(by_day.get(day, []))
-        seen: set[str] = set()
-        day = first
-        while day <= last:
-            seen |= self.ids_by_date[day]
-            day += timedelta(days=1)
-        return seen
 
-    def _check(self, rows: list, hour: datetime, sha256: str) -> _FileResult:
-        seen_in_lake = self._seen_ids(hour)
-        accepted: dict[str, tuple[str, ...]] = {}
-        in_lake: list[tuple[int, dict[str, str], tuple[str, ...]]] = []
-        duplicates = 0
-        quarantine: list[QuarantinedRecord] = []
-
-        def hold(line: int, row: dict[str, str], reason: str, message: str) -> None:
-            quarantine.append(QuarantinedRecord(line=line, raw=row, reason=reason, message=message))
-
-        for count, (line, row) in enumerate(rows, start=1):
-            if count % _CHUNK == 0:
-                self.progress(_CHUNK)
-            problems = validate_record(
-                row, home_plmn=self.home_plmn, known_cells=self.cells, file_hour=hour
-            )
-            if problems:
-                hold(line, row, _reason_for(problems), "; ".join(problems))
-                continue
-            # Validated as YYYY-MM-DDTHH:MM:SSZ above; fromisoformat is ~20x faster than strptime.
-            start = datetime.fromisoformat(row["start_time"])
-            problem = self.lines.problem(row["msisdn"], row["imsi"], start)
-            if problem is not None:
-                hold(line, row, *problem)
-                continue
-            fields = tuple(row[column] for column in COLUMNS)
-            record_id = fields[0]
-            earlier = accepted.get(record_id)
-            if earlier is not None:
-                if earlier == fields:
-                    duplicates += 1
-                else:
-                    hold(
-                        line,
-                        row,
-                        QuarantineReason.CONFLICTING_DUPLICATE,
-                        f"record_id {record_id} appears earlier in this file with other content",
-                    )
-                continue
-            if record_id in seen_in_lake:
-                in_lake.append((line, row, fields))
-                continue
-            accepted[record_id] = fields
-        self.progress(len(rows) % _CHUNK)
-        if in_lake:
-            first, last = (hour - self.horizon).date(), (hour + self.horizon).date()
-            stored = lake.records_as_text(
-                lake.ingested_parts(first, last), (fields[0] for _, _, fields in in_lake)
-            )
-            for line, row, fields in in_lake:
-                if stored.get(fields[0]) == fields:
-                    duplicates += 1
-                else:
-                    hold(
-                        line,
-                        row,
-                        QuarantineReason.CONFLICTING_DUPLICATE,
-                        f"record_id {fields[0]} is already in the lake with other content",
-                    )
-        quarantine.sort(key=lambda record: record.line)
-        return _FileResult(list(accepted.values()), duplicates, quarantine)
-
-
-def _table(records: list[tuple[str, ...]], sha256: str) -> pa.Table:
-    columns = list(zip(*records, strict=True))
-    return pa.table(
-        {
-            "record_id": pa.array(columns[0], pa.string()),
-            "record_type": pa.array(columns[1], pa.string()),
-            "msisdn": pa.array(columns[2], pa.string()),
-            "imsi": pa.array(columns[3], pa.string()),
-            "counterpart": pa.array([value or None for value in columns[4]], pa.string()),
-            "start_time": pa.array(
-                [datetime.fromisoformat(value) for value in columns[5]],
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "duration_s": pa.array([int(value) for value in columns[6]], pa.int64()),
-            "bytes_up": pa.array([int(value) for value in columns[7]], pa.int64()),
-            "bytes_down": pa.array([int(value) for value in columns[8]], pa.int64()),
-            "cell_id": pa.array(columns[9], pa.string()),
-            "visited_plmn": pa.array(columns[10], pa.string()),
-            "source_file": pa.array([sha256] * len(records), pa.string()),
-        },
-        schema=lake.SCHEMA,
-    )
+def _write_parts(accepted: pa.Table, sha_by_source: dict[int, str]) -> dict[int, list[str]]:
+    """Write ``accepted`` (sorted by file, usage date, position) as one part per file and
+    usage date; returns each file's parts. Parts are written in threads (pyarrow's writer
+    releases the GIL), each atomically."""
+    if accepted.num_rows == 0:
+        return {}
+    sources = accepted.column("file_index").to_numpy()
+    days = accepted.column("usage_date").cast(pa.int32()).to_numpy()
+    change = np.flatnonzero((sources[1:] != sources[:-1]) | (days[1:] != days[:-1])) + 1
+    bounds = [0, *change.tolist(), accepted.num_rows]
+    body = accepted.select(lake.SCHEMA.names)
+    jobs: list[tuple[int, str, pa.Table]] = []
+    for begin, end in itertools.pairwise(bounds):
+        source = int(sources[begin])
+        if source not in sha_by_source:
+            continue
+        day = date(1970, 1, 1) + timedelta(days=int(days[begin]))
+        jobs.append(
+            (source, lake.part_name(day, sha_by_source[source]), body.slice(begin, end - begin))
+        )
+    with ThreadPoolExecutor(_READER_THREADS) as writers:
+        list(writers.map(lambda job: lake.write_part(job[1], job[2]), jobs))
+    parts: dict[int, list[str]] = defaultdict(list)
+    for source, name, _ in jobs:
+        parts[source].append(name)
+    return parts
 
 
 def ingest_usage_files(
@@ -410,17 +920,18 @@ def ingest_usage_files(
     horizon_days: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Ingest usage files v1 (files, or directories searched for ``usage-*.csv[.gz]``)
-    into the lake, exactly once.
+    """Ingest usage files (files, or directories searched for ``usage-*.csv[.gz]`` and
+    ``*.ber``) into the lake, exactly once.
 
-    Promises: a file already ingested (same SHA-256) is skipped; each file is atomic
-    (its parts are written and renamed before its manifest row and quarantined records
-    are committed in one transaction, and parts left by an interrupted run are deleted
-    first), so re-running after a crash completes the work with the same bytes; a
-    malformed file is recorded as refused and contributes nothing; every record is
-    either in the lake, counted as a duplicate or quarantined with its reason.
-    ``progress(records)`` is called as records are checked. One ingest at a time: a
-    second one raises ``lake.LakeBusyError`` while the first runs.
+    Promises: a file already ingested (same SHA-256) is skipped; files are checked in
+    batches, and each batch is atomic (its parts are written and renamed before its
+    manifest rows and quarantined records are committed in one transaction, and parts left
+    by an interrupted run are deleted first), so re-running after a crash completes the
+    work with the same bytes; a malformed file is recorded as refused, with its name and
+    line or byte offset, and contributes nothing, while the rest of its batch goes on;
+    every record of an ingested file is in the lake, counted as a duplicate or
+    quarantined with its reason. ``progress(records)`` is called as batches are done.
+    One writer at a time: a second one raises ``lake.LakeBusyError`` while the first runs.
     """
     files = find_usage_files(paths)
     with lake.exclusive_writer():

@@ -43,6 +43,15 @@ class UsageFile(models.Model):
         REFUSED = "refused", _("refused")
 
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    # Null only for rows written before the market was recorded.
+    market = models.ForeignKey(
+        "lines.Market",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="usage_files",
+        verbose_name=_("market"),
+    )
     name = models.CharField(_("file name"), max_length=255)
     path = models.CharField(_("path when seen"), max_length=1024)
     size = models.PositiveBigIntegerField(_("size (bytes)"))
@@ -61,7 +70,10 @@ class UsageFile(models.Model):
         verbose_name = _("usage file")
         verbose_name_plural = _("usage files")
         ordering = ["name", "processed_at"]
-        indexes = [models.Index(fields=["status", "file_hour"], name="usage_file_status_hour_idx")]
+        indexes = [
+            models.Index(fields=["status", "file_hour"], name="usage_file_status_hour_idx"),
+            models.Index(fields=["market", "file_hour"], name="usage_file_market_hour_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
@@ -84,7 +96,16 @@ class QuarantinedRecord(models.Model):
     file = models.ForeignKey(
         UsageFile, on_delete=models.CASCADE, related_name="quarantined_records"
     )
-    line = models.PositiveIntegerField(_("line in the file"))
+    class PositionKind(models.TextChoices):
+        LINE = "line", _("line")
+        OFFSET = "offset", _("byte offset")
+
+    # Where the record is in its file: the line of a CSV file (the header is line 1),
+    # the byte offset of a BER record.
+    line = models.PositiveBigIntegerField(_("line or byte offset"))
+    position_kind = models.CharField(
+        _("position is a"), max_length=8, choices=PositionKind.choices, default=PositionKind.LINE
+    )
     raw = models.JSONField(_("record as delivered"))
     reason = models.CharField(_("reason"), max_length=32, choices=QuarantineReason.choices)
     message = models.TextField(_("message"))
@@ -97,4 +118,9 @@ class QuarantinedRecord(models.Model):
         indexes = [models.Index(fields=["reason"], name="usage_quarantine_reason_idx")]
 
     def __str__(self) -> str:
-        return f"{self.file.name}:{self.line} {self.reason}"
+        return f"{self.file.name}:{self.where} {self.reason}"
+
+    @property
+    def where(self) -> str:
+        """``12`` for line 12 of a CSV file, ``@4096`` for the BER record at byte 4096."""
+        return f"@{self.line}" if self.position_kind == self.PositionKind.OFFSET else str(self.line)
