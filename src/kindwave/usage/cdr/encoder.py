@@ -60,6 +60,7 @@ def to_ber(records: Iterable[Mapping[str, str]], options: CdrOptions | None = No
     chunks: list[bytes] = []
     for record in records:
         kind = record["record_type"]
+        value: tuple[str, dict[str, Any]]
         if kind == "data":
             choice, value = types.gprs_record, (options.data_record, _data_value(record, options))
         elif kind in _RECORD_TYPE:
