@@ -56,6 +56,7 @@ TERMS_SCHEMA = pa.schema(
         ("line_id", pa.int64()),
         ("plan_code", pa.string()),
         ("plan_id", pa.int64()),
+        ("plan_seq", pa.int64()),  # the plan code's number, for the engine's bucket key
         ("version_id", pa.int64()),
         ("catalog_version", pa.string()),
         ("currency", pa.string()),
@@ -211,6 +212,7 @@ def resolve(cycle: str) -> Dimensions:
     )
     rows: dict[str, list[object]] = {name: [] for name in TERMS_SCHEMA.names}
     markets_with_lines: set[int] = set()
+    plan_numbers: dict[str, int] = {}
     for line in lines:
         assert line.sim is not None  # noqa: S101 — filtered above
         markets_with_lines.add(line.market_id)
@@ -246,6 +248,9 @@ def resolve(cycle: str) -> Dimensions:
                 "line_id": line.pk,
                 "plan_code": plan_code,
                 "plan_id": terms.plan_id if terms else None,
+                "plan_seq": plan_numbers.setdefault(plan_code, len(plan_numbers))
+                if plan_code is not None
+                else None,
                 "version_id": terms.version_id if terms else None,
                 "catalog_version": terms.version if terms else None,
                 "currency": terms.currency if terms else None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -256,10 +256,7 @@ def rate_cycle(
         with transaction.atomic():
             RatedUsageSummary.objects.filter(cycle=cycle).delete()
             AllowanceUse.objects.filter(cycle=cycle).delete()
-            RatedUsageSummary.objects.bulk_create(
-                (RatedUsageSummary(cycle=cycle, **row) for row in summaries.to_pylist()),
-                batch_size=2000,
-            )
+            _insert_summaries(cycle, summaries)
             AllowanceUse.objects.bulk_create(allowances, batch_size=2000)
             summary.seconds = time.perf_counter() - began
             RatingRun.objects.create(
@@ -280,6 +277,26 @@ def rate_cycle(
         # crash in between leaves the old records with the new rows until a re-run.
         store.publish(cycle, run_dir)
     return summary
+
+
+_SUMMARY_COLUMNS = (
+    "line_id", "plan_code", "service", "direction", "zone_code", "zone_kind", "class_code",
+    "currency", "records", "quantity", "included", "charged", "charge_units",
+)  # fmt: skip
+
+
+def _insert_summaries(cycle: str, summaries: pa.Table) -> None:
+    """Insert the summaries with one ``executemany``: model instances cost ~0.3 ms a row,
+    which at a national operator's hundreds of thousands of rows would dominate a run."""
+    table = RatedUsageSummary._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(name) for name in ("cycle", *_SUMMARY_COLUMNS))
+    marks = ", ".join(["%s"] * (len(_SUMMARY_COLUMNS) + 1))
+    sql = f"INSERT INTO {connection.ops.quote_name(table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    values = [summaries.column(name).to_pylist() for name in _SUMMARY_COLUMNS]
+    rows = [(cycle, *row) for row in zip(*values, strict=True)]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 10_000):
+            cursor.executemany(sql, rows[start : start + 10_000])
 
 
 def _allowance_uses(

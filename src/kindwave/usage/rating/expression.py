@@ -219,8 +219,15 @@ def rate(
 
     # Allowances: a running sum in chronological order, only over the records that count.
     consuming = prepared.filter(counted)
+    # One integer partition key per bucket (line, plan, service): sorting on it is much
+    # cheaper than on two strings and an integer.
+    consuming = consuming.mutate(
+        bucket_key=consuming.line_id * 4096
+        + consuming.plan_seq * 4
+        + ibis.cases((consuming.service == "voice", 0), (consuming.service == "sms", 1), else_=2)
+    )
     window = ibis.window(
-        group_by=[consuming.line_id, consuming.plan_code, consuming.service],
+        group_by=[consuming.bucket_key],
         order_by=[consuming.start_time, consuming.record_id],
         rows=(None, 0),
     )
@@ -236,7 +243,7 @@ def rate(
             consuming.quantity,
             ibis.greatest(ibis.least(bucket - used_before, consuming.quantity), 0),
         ).cast("int64"),
-    )
+    ).drop("bucket_key")
     others = prepared.filter(~counted).mutate(
         allowance_bucket=ibis.null("int64"),
         included=ibis.ifelse(prepared.unrated_reason.isnull(), 0, ibis.null("int64")).cast(
