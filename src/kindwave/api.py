@@ -24,12 +24,26 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.security import django_auth
-from ninja.throttling import AuthRateThrottle
+from ninja.throttling import UserRateThrottle
 
 from kindwave.usage.api import lines_router
 from kindwave.usage.api import router as usage_router
 
+# Per signed-in person (by account id; anonymous callers by IP address).
 RATE_LIMIT = "300/m"
+DESCRIPTION = """Kindwave's own API: a subscriber's lines and usage (more apps will follow).
+
+* **Authentication**: your Kindwave session (log in on the site first); unauthenticated
+  requests get 401. You only ever see your own data: another person's line answers 404,
+  exactly like a line that does not exist.
+* **Errors** are RFC 9457 problem details (`application/problem+json`): `type`, `title`,
+  `status`, `detail`, and `errors` (where and what) for invalid parameters (422).
+* **Money** is an object: `amount`, the exact decimal in major units as a string;
+  `amount_minor`, rounded half-even to the currency's minor unit; `currency` (ISO 4217).
+* **Times** are ISO 8601 in UTC; billing cycles are calendar months in UTC, `YYYY-MM`.
+* **Rate limit**: 300 requests a minute per person (per server process); beyond it, 429
+  with `Retry-After`.
+"""
 PROBLEM_TYPE = "application/problem+json"
 
 
@@ -43,13 +57,24 @@ class ProblemDetails(Schema):
     errors: list[dict[str, Any]] | None = None
 
 
-api = NinjaAPI(
+class KindwaveAPI(NinjaAPI):
+    """Ninja's API, whose OpenAPI document also defines ``ProblemDetails``, the error body
+    every operation refers to (``#/components/schemas/ProblemDetails``)."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        document = super().get_openapi_schema(*args, **kwargs)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ProblemDetails"] = ProblemDetails.model_json_schema()
+        return document
+
+
+api = KindwaveAPI(
     title="Kindwave API",
     version="1",
-    description=__doc__ or "",
+    description=DESCRIPTION,
     urls_namespace="kindwave-api-v1",
     auth=django_auth,
-    throttle=[AuthRateThrottle(RATE_LIMIT)],
+    throttle=[UserRateThrottle(RATE_LIMIT)],
     # Ninja's docs page loads Swagger UI from a CDN unless "ninja" is an installed app
     # (then it serves its own copy); Kindwave loads no third-party script, so without it
     # only the OpenAPI document itself is served.

@@ -3,16 +3,19 @@ rated through the real pipeline (tests/usage/rated_data.py)."""
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from kindwave.accounts.models import User
-from kindwave.api import api
+from kindwave.api import RATE_LIMIT, api
 from kindwave.lines import services as lines
 from kindwave.lines.models import Line, Market
 from tests.conftest import client_for
@@ -27,6 +30,14 @@ from tests.usage.rated_data import (
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/kindwave/v1"
+# The committed OpenAPI document: a change to the API must show up here, on purpose
+# (KINDWAVE_UPDATE_OPENAPI=1 rewrites it).
+OPENAPI = Path(__file__).with_name("openapi-kindwave-v1.json")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    cache.clear()  # the rate limit's counters live in the cache
 
 
 @pytest.fixture
@@ -301,3 +312,30 @@ class TestOpenAPI:
 
         assert response.status_code == 200
         assert response.json()["openapi"].startswith("3.")
+
+    def test_the_committed_document_is_up_to_date(self) -> None:
+        document = json.dumps(api.get_openapi_schema(), indent=2, sort_keys=True) + "\n"
+        if os.environ.get("KINDWAVE_UPDATE_OPENAPI") == "1":
+            OPENAPI.write_text(document, encoding="utf-8")
+
+        assert OPENAPI.read_text(encoding="utf-8") == document, (
+            "the API changed: review the change, then run this test with "
+            "KINDWAVE_UPDATE_OPENAPI=1 to update " + OPENAPI.name
+        )
+
+
+class TestRateLimit:
+    def test_beyond_the_limit_it_is_429_with_retry_after(self, alice: User, bob: User) -> None:
+        limit = int(RATE_LIMIT.split("/")[0])
+        client = client_for(alice)
+        for _ in range(limit):
+            assert client.get(f"{BASE}/lines").status_code == 200
+
+        response = client.get(f"{BASE}/lines")
+
+        assert response.status_code == 429
+        assert response["Content-Type"] == "application/problem+json"
+        assert int(response["Retry-After"]) > 0
+        assert response.json()["title"] == "Too Many Requests"
+        # the limit is per person: bob is not held back by alice's requests
+        assert client_for(bob).get(f"{BASE}/lines").status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,6 +28,30 @@ from kindwave.usage.views import BadRequestError, default_cycle, parse_cycle
 
 # The plans' units, per service (quantities are integers in these units).
 UNITS = {"voice": "seconds", "sms": "messages", "data": "kB"}
+
+_PROBLEMS = {
+    400: "Bad parameter, e.g. a cycle that is not YYYY-MM",
+    401: "Not logged in",
+    404: "No such line (or not yours: the answer is the same)",
+    422: "Invalid parameters",
+    429: "Too many requests (see Retry-After)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[str, Any]:
+    """OpenAPI ``responses`` for errors, as RFC 9457 problem details (the schema is added to
+    the document by ``kindwave.api.KindwaveAPI``)."""
+    schema = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {
+        "responses": {
+            status: {
+                "description": _PROBLEMS[status],
+                "content": {"application/problem+json": {"schema": schema}},
+            }
+            for status in statuses
+        }
+    }
+
 
 lines_router = Router(tags=["lines"])
 router = Router(tags=["usage"])
@@ -204,7 +229,12 @@ def _plans_now(lines: list[Line]) -> dict[int, Plan]:
 # --- Endpoints ------------------------------------------------------------------------------
 
 
-@lines_router.get("lines", response=list[LineOut], summary="My lines")
+@lines_router.get(
+    "lines",
+    response=list[LineOut],
+    summary="My lines",
+    openapi_extra=problem_responses(401, 429),
+)
 def my_lines(request: HttpRequest) -> list[LineOut]:
     """The signed-in person's lines, oldest first, with the plan each is on now."""
     lines = list(selectors.lines_of(_user(request)))
@@ -224,7 +254,12 @@ def my_lines(request: HttpRequest) -> list[LineOut]:
     ]
 
 
-@router.get("lines/{line_id}/usage", response=UsageOut, summary="A cycle's usage of my line")
+@router.get(
+    "lines/{line_id}/usage",
+    response=UsageOut,
+    summary="A cycle's usage of my line",
+    openapi_extra=problem_responses(400, 401, 404, 422, 429),
+)
 def line_usage(request: HttpRequest, line_id: int, query: Query[UsageQuery]) -> UsageOut:
     """Daily usage by service and zone kind, allowances left, totals per service and the
     cycle's charge lines (what the invoice will show for usage)."""
@@ -307,6 +342,7 @@ def line_usage(request: HttpRequest, line_id: int, query: Query[UsageQuery]) -> 
     "lines/{line_id}/usage/records",
     response=RecordsPageOut,
     summary="The rated records of my line, a page at a time",
+    openapi_extra=problem_responses(400, 401, 404, 422, 429),
 )
 def line_usage_records(
     request: HttpRequest, line_id: int, query: Query[RecordsQuery]
