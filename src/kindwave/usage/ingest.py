@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -36,6 +37,7 @@ from kindwave.usage.fileformat import (
     EXTRA_FIELDS_KEY,
     FORMAT_VERSION,
     HEADER_LINE,
+    TIME_FORMAT,
     UsageFileError,
     hour_of_file,
     read_usage_file,
@@ -301,11 +303,8 @@ class _Checked:
     accepted: pa.Table  # lake columns plus file_index and usage_date, by file, date, position
     held: list[_Held]
     duplicates: Counter[int]
-    dropped: set[tuple[int, int]]  # (source, position) of duplicates
+    dropped: set[tuple[int, int]]  # (source, position) of duplicates and conflicts
     broken: dict[int, str]  # source → why the whole file is refused
-
-
-_TEXT = ", ".join(COLUMNS)
 
 
 class _Checker:
@@ -328,7 +327,7 @@ class _Checker:
         self.db.register("intervals_arrow", line_intervals(market))
         self.db.execute("CREATE TABLE intervals AS SELECT * FROM intervals_arrow")
         self.db.unregister("intervals_arrow")
-        self.db.execute("CREATE TABLE seen (record_id VARCHAR, usage_date DATE)")
+        self.db.execute("CREATE TABLE seen (id_hash UBIGINT, usage_date DATE)")
         self.loaded: tuple[date, date] | None = None
         self.valid_sql = record_valid_sql(home_plmn)
         self._pairs: set[tuple[str, str]] | None = None
@@ -338,8 +337,14 @@ class _Checker:
         self.db.close()
 
     def check(self, sources: Sequence[_Source], rows: pa.Table) -> _Checked:
-        """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text)."""
+        """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text).
+
+        DuckDB answers only narrow questions (which rows fail), by row number, so the
+        records' text is never copied into it; the accepted rows are typed with Arrow.
+        """
         by_index = {source.index: source for source in sources}
+        count = rows.num_rows
+        rows = rows.append_column("row", pa.array(np.arange(count, dtype=np.int64)))
         files = pa.table(
             {
                 "file_index": pa.array([s.index for s in sources], pa.int32()),
@@ -347,146 +352,127 @@ class _Checker:
                     [_naive_utc(s.file_hour) if s.file_hour else None for s in sources],
                     pa.timestamp("us"),
                 ),
-                "source_file": pa.array([s.sha256 for s in sources], pa.string()),
             }
         )
-        db = self.db
-        db.register("batch", rows)
-        db.register("files", files)
-        db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE checked AS
-            SELECT file_index, position, {_TEXT}, source_file,
-                   try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ') AS start_ts,
-                   {self.valid_sql} AS ok
-            FROM batch JOIN files USING (file_index)"""  # noqa: S608 — module constants
-        )
-        db.unregister("batch")
+        ok = np.ones(count, dtype=bool)
         held: list[_Held] = []
         broken: dict[int, str] = {}
-        rescued: list[tuple[int, int]] = []
-        for record in self._fetch("SELECT file_index, position, {text} FROM checked WHERE NOT ok"):
-            source = by_index[record["file_index"]]
-            raw = {column: record[column] for column in COLUMNS}
-            if source.position_kind == QuarantinedRecord.PositionKind.LINE:
-                why = _broken_line(raw)
-                if why is not None:
-                    broken.setdefault(
-                        source.index, f"{source.name}: line {record['position']}: {why}"
+        db = self.db
+        db.register("files", files)
+        db.register("batch", rows)
+        try:
+            # One pass: rows that break the format, or whose line was not in service.
+            suspects = (
+                db.sql(
+                    f"""SELECT row, ok FROM (
+                        SELECT row, msisdn, imsi, {self.valid_sql} AS ok,
+                               try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ') AS at
+                        FROM batch JOIN files USING (file_index)) b
+                    WHERE NOT ok OR NOT EXISTS (
+                        SELECT 1 FROM intervals i
+                        WHERE i.msisdn = b.msisdn AND i.imsi = b.imsi AND i.valid_from <= b.at
+                          AND (i.valid_to IS NULL OR b.at < i.valid_to))
+                    ORDER BY row"""  # noqa: S608 — module constants
+                )
+                .to_arrow_table()
+                .to_pylist()
+            )
+            records = _take(rows, [suspect["row"] for suspect in suspects])
+            for suspect, record in zip(suspects, records, strict=True):
+                index = suspect["row"]
+                source = by_index[record["file_index"]]
+                raw = {column: record[column] for column in COLUMNS}
+                if not suspect["ok"]:
+                    if source.position_kind == QuarantinedRecord.PositionKind.LINE:
+                        why = _broken_line(raw)
+                        if why is not None:
+                            broken.setdefault(
+                                source.index, f"{source.name}: line {record['position']}: {why}"
+                            )
+                            continue
+                    problems = record_problems(
+                        raw,
+                        home_plmn=self.home_plmn,
+                        known_cells=self.cells,
+                        file_hour=source.file_hour,
                     )
-                    continue
-            problems = record_problems(
-                raw, home_plmn=self.home_plmn, known_cells=self.cells, file_hour=source.file_hour
-            )
-            if not problems:  # the SQL mirror was stricter than the definition
-                rescued.append((source.index, record["position"]))
-                continue
-            held.append(
-                _Held(
-                    source.index,
-                    record["position"],
-                    raw,
-                    problems[0].code,
-                    "; ".join(problem.message for problem in problems),
-                )
-            )
-        if rescued:
-            self._register_keys("rescued", rescued)
-            db.execute(
-                "UPDATE checked SET ok = true FROM rescued "
-                "WHERE checked.file_index = rescued.file_index "
-                "AND checked.position = rescued.position"
-            )
-        if broken:
-            held = [entry for entry in held if entry.source not in broken]
-            db.execute("DELETE FROM checked WHERE list_contains(?, file_index)", [sorted(broken)])
-        db.execute(
-            """CREATE OR REPLACE TEMP TABLE live AS
-            SELECT c.* EXCLUDE (ok),
-                   EXISTS (SELECT 1 FROM intervals i
-                           WHERE i.msisdn = c.msisdn AND i.imsi = c.imsi
-                             AND i.valid_from <= c.start_ts
-                             AND (i.valid_to IS NULL OR c.start_ts < i.valid_to)) AS line_ok
-            FROM checked c WHERE ok"""
-        )
-        db.execute("DROP TABLE checked")
-        for record in self._fetch(
-            "SELECT file_index, position, start_ts, {text} FROM live WHERE NOT line_ok"
-        ):
-            reason, message = self._line_problem(record)
-            held.append(
-                _Held(
-                    record["file_index"],
-                    record["position"],
-                    {column: record[column] for column in COLUMNS},
-                    reason,
-                    message,
-                )
-            )
-        duplicates, dropped = self._duplicates(by_index, held)
-        if dropped:
-            self._register_keys("dropped", sorted(dropped))
-        else:
-            db.register(
-                "dropped",
-                pa.table(
-                    {"file_index": pa.array([], pa.int32()), "position": pa.array([], pa.int64())}
-                ),
-            )
-        accepted = db.sql(
-            """SELECT file_index, start_ts::DATE AS usage_date,
-                   record_id, record_type, msisdn, imsi, nullif(counterpart, '') AS counterpart,
-                   start_ts::TIMESTAMPTZ AS start_time,
-                   duration_s::BIGINT AS duration_s, bytes_up::BIGINT AS bytes_up,
-                   bytes_down::BIGINT AS bytes_down, cell_id, visited_plmn, source_file
-            FROM live l
-            WHERE line_ok AND NOT EXISTS (
-                SELECT 1 FROM dropped d
-                WHERE d.file_index = l.file_index AND d.position = l.position)
-            ORDER BY file_index, usage_date, position"""
-        ).to_arrow_table()
-        db.execute("DROP TABLE live")
-        db.unregister("dropped")
-        db.unregister("files")
+                    if problems:
+                        ok[index] = False
+                        held.append(
+                            _Held(
+                                source.index,
+                                record["position"],
+                                raw,
+                                problems[0].code,
+                                "; ".join(problem.message for problem in problems),
+                            )
+                        )
+                        continue
+                    # Valid after all (the SQL mirror was stricter): its line decides.
+                line = self._line_problem(record)
+                if line is not None:
+                    ok[index] = False
+                    held.append(_Held(source.index, record["position"], raw, *line))
+            if broken:
+                held = [entry for entry in held if entry.source not in broken]
+                file_index = rows.column("file_index").to_numpy()
+                ok &= ~np.isin(file_index, sorted(broken))
+            self._set_ok(rows, ok)
+            duplicates, dropped = self._duplicates(rows, by_index, held)
+            ok[dropped] = False
+        finally:
+            for name in ("batch", "batch_ok", "files"):
+                with contextlib.suppress(duckdb.Error):
+                    db.unregister(name)
         held.sort(key=lambda entry: (entry.source, entry.position))
-        return _Checked(accepted, held, duplicates, dropped, broken)
+        file_index = rows.column("file_index").to_numpy()
+        dropped_keys = {
+            (int(file_index[i]), int(position))
+            for i, position in zip(
+                dropped, rows.column("position").to_numpy()[dropped], strict=True
+            )
+        }
+        return _Checked(
+            _typed(
+                rows if ok.all() else rows.filter(pa.array(ok)),
+                {s.index: s.sha256 for s in sources},
+            ),
+            held,
+            duplicates,
+            dropped_keys,
+            broken,
+        )
+
+    def _set_ok(self, rows: pa.Table, ok: np.ndarray) -> None:
+        self.db.register("batch_ok", rows.append_column("ok", pa.array(ok)))
+
+    def _rows(self, query: str) -> np.ndarray:
+        """The row numbers a query returns (as a sorted int64 array)."""
+        result = self.db.sql(query).to_arrow_table()
+        return np.sort(result.column(0).to_numpy())
 
     def remember(self, accepted: pa.Table) -> None:
         """Count ``accepted`` (now committed to the lake) as seen by later batches."""
         if self.loaded is None or accepted.num_rows == 0:
             return
-        self.db.register("accepted", accepted)
+        self.db.register("accepted", accepted.select(["record_id", "usage_date"]))
         self.db.execute(
-            "INSERT INTO seen SELECT record_id, usage_date FROM accepted "
+            "INSERT INTO seen SELECT hash(record_id), usage_date FROM accepted "
             "WHERE usage_date BETWEEN ? AND ?",
             list(self.loaded),
         )
         self.db.unregister("accepted")
 
-    def _fetch(self, query: str) -> list[dict[str, Any]]:
-        return self.db.sql(query.format(text=_TEXT)).to_arrow_table().to_pylist()
-
-    def _register_keys(self, name: str, keys: Sequence[tuple[int, int]]) -> None:
-        self.db.register(
-            name,
-            pa.table(
-                {
-                    "file_index": pa.array([key[0] for key in keys], pa.int32()),
-                    "position": pa.array([key[1] for key in keys], pa.int64()),
-                }
-            ),
-        )
-
-    def _line_problem(self, record: dict[str, Any]) -> tuple[str, str]:
+    def _line_problem(self, record: dict[str, Any]) -> tuple[str, str] | None:
+        """(reason, message) when the record's line was not in service, else None."""
         if self._line_index is None:
             self._line_index = LineIndex(self.market)
-        at = record["start_ts"].replace(tzinfo=UTC)
-        problem = self._line_index.problem(record["msisdn"], record["imsi"], at)
-        if problem is None:  # cannot happen: the intervals and the index read one history
-            return (QuarantineReason.LINE_NOT_ACTIVE, f"line {record['msisdn']} was not active")
-        return problem
+        at = datetime.strptime(record["start_time"], TIME_FORMAT).replace(tzinfo=UTC)
+        return self._line_index.problem(record["msisdn"], record["imsi"], at)
 
     def _load_seen(self, first: date, last: date) -> None:
-        """Make ``seen`` hold the lake's record ids of usage dates ``first`` to ``last``."""
+        """Make ``seen`` hold (a hash of) the lake's record ids of usage dates ``first`` to
+        ``last``; a hash match is confirmed against the lake's text before it counts."""
         wanted: list[tuple[date, date]] = []
         if self.loaded is None:
             wanted.append((first, last))
@@ -502,89 +488,139 @@ class _Checker:
             parts = [str(part) for part in lake.ingested_parts(begin, end)]
             if parts:
                 self.db.execute(
-                    "INSERT INTO seen SELECT record_id, start_time::DATE "
+                    "INSERT INTO seen SELECT hash(record_id), start_time::DATE "
                     "FROM read_parquet(?, hive_partitioning = false)",
                     [parts],
                 )
 
     def _duplicates(
-        self, sources: dict[int, _Source], held: list[_Held]
-    ) -> tuple[Counter[int], set[tuple[int, int]]]:
+        self, rows: pa.Table, sources: dict[int, _Source], held: list[_Held]
+    ) -> tuple[Counter[int], np.ndarray]:
         """Drop re-deliveries (same content) and hold conflicts (same id, other content):
         against the lake within the horizon of each record's date, and within the batch
-        against the first occurrence (in file order)."""
+        against the first occurrence (in file order). Returns the duplicates per source and
+        the row numbers dropped or held."""
         db = self.db
         duplicates: Counter[int] = Counter()
-        dropped: set[tuple[int, int]] = set()
+        dropped: list[int] = []
         span = db.sql(
-            "SELECT min(start_ts)::DATE, max(start_ts)::DATE FROM live WHERE line_ok"
+            "SELECT min(start_time)[:10]::DATE, max(start_time)[:10]::DATE FROM batch_ok WHERE ok"
         ).fetchall()[0]
-        if span is None or span[0] is None:
-            return duplicates, dropped
+        if span[0] is None:
+            return duplicates, np.array(dropped, dtype=np.int64)
         horizon = timedelta(days=self.horizon_days)
         first, last = span[0] - horizon, span[1] + horizon
         self._load_seen(first, last)
-        in_lake = self._fetch(
-            f"""SELECT file_index, position, {{text}} FROM live l
-            WHERE line_ok AND EXISTS (
-                SELECT 1 FROM seen s WHERE s.record_id = l.record_id
-                AND s.usage_date BETWEEN l.start_ts::DATE - {self.horizon_days}
-                                     AND l.start_ts::DATE + {self.horizon_days})
-            ORDER BY file_index, position"""  # noqa: S608 — an int
+        candidates = self._rows(
+            f"""SELECT row FROM batch_ok b
+            WHERE ok AND EXISTS (
+                SELECT 1 FROM seen s WHERE s.id_hash = hash(b.record_id)
+                AND s.usage_date BETWEEN b.start_time[:10]::DATE - {self.horizon_days}
+                                     AND b.start_time[:10]::DATE + {self.horizon_days})"""  # noqa: S608 — an int
         )
-        if in_lake:
+        in_lake: set[int] = set()
+        if candidates.size:
+            records = _take(rows, candidates.tolist())
             stored = lake.records_as_text(
-                lake.ingested_parts(first, last), (record["record_id"] for record in in_lake)
+                lake.ingested_parts(first, last), (record["record_id"] for record in records)
             )
-            for record in in_lake:
-                key = (record["file_index"], record["position"])
+            for index, record in zip(candidates.tolist(), records, strict=True):
                 fields = tuple(record[column] for column in COLUMNS)
-                dropped.add(key)
-                if stored.get(fields[0]) == fields:
-                    duplicates[key[0]] += 1
-                else:
-                    held.append(
-                        _Held(
-                            key[0],
-                            key[1],
-                            dict(zip(COLUMNS, fields, strict=True)),
-                            QuarantineReason.CONFLICTING_DUPLICATE,
-                            f"record_id {fields[0]} is already in the lake with other content",
-                        )
+                earlier = stored.get(fields[0])
+                if earlier is None:  # only the hash matched
+                    continue
+                in_lake.add(index)
+                dropped.append(index)
+                if earlier == fields:
+                    duplicates[record["file_index"]] += 1
+                    continue
+                held.append(
+                    _Held(
+                        record["file_index"],
+                        record["position"],
+                        dict(zip(COLUMNS, fields, strict=True)),
+                        QuarantineReason.CONFLICTING_DUPLICATE,
+                        f"record_id {fields[0]} is already in the lake with other content",
                     )
-        repeated = self._fetch(
-            """SELECT file_index, position, {text} FROM live
-            WHERE line_ok AND record_id IN (
-                SELECT record_id FROM live WHERE line_ok GROUP BY record_id HAVING count(*) > 1)
-            ORDER BY file_index, position"""
+                )
+        repeated = self._rows(
+            """SELECT row FROM batch_ok WHERE ok AND hash(record_id) IN (
+                SELECT hash(record_id) FROM batch_ok WHERE ok
+                GROUP BY hash(record_id) HAVING count(*) > 1)"""
         )
         firsts: dict[str, tuple[int, tuple[str, ...]]] = {}
-        for record in repeated:
-            key = (record["file_index"], record["position"])
-            if key in dropped:
+        for index, record in zip(repeated.tolist(), _take(rows, repeated.tolist()), strict=True):
+            if index in in_lake:
                 continue
             fields = tuple(record[column] for column in COLUMNS)
             earlier = firsts.get(fields[0])
             if earlier is None:
-                firsts[fields[0]] = (key[0], fields)
+                firsts[fields[0]] = (record["file_index"], fields)
                 continue
-            dropped.add(key)
+            dropped.append(index)
             if earlier[1] == fields:
-                duplicates[key[0]] += 1
+                duplicates[record["file_index"]] += 1
                 continue
             where = (
-                "earlier in this file" if earlier[0] == key[0] else f"in {sources[earlier[0]].name}"
+                "earlier in this file"
+                if earlier[0] == record["file_index"]
+                else f"in {sources[earlier[0]].name}"
             )
             held.append(
                 _Held(
-                    key[0],
-                    key[1],
+                    record["file_index"],
+                    record["position"],
                     dict(zip(COLUMNS, fields, strict=True)),
                     QuarantineReason.CONFLICTING_DUPLICATE,
                     f"record_id {fields[0]} appears {where} with other content",
                 )
             )
-        return duplicates, dropped
+        return duplicates, np.array(sorted(dropped), dtype=np.int64)
+
+
+def _take(rows: pa.Table, indices: Sequence[int]) -> list[dict[str, Any]]:
+    """Rows by number, as dicts (nothing copied when there are none)."""
+    if not indices:
+        return []
+    return rows.take(pa.array(indices, pa.int64())).to_pylist()
+
+
+def _typed(accepted: pa.Table, sha_by_source: dict[int, str]) -> pa.Table:
+    """The accepted rows as lake columns plus ``file_index`` and ``usage_date``, ordered by
+    file, usage date and position (the order of the file within a part)."""
+    start = pc.strptime(accepted.column("start_time"), format=TIME_FORMAT, unit="us").cast(
+        pa.timestamp("us", tz="UTC")
+    )
+    usage_date = start.cast(pa.timestamp("us")).cast(pa.date32())
+    counterpart = accepted.column("counterpart")
+    sources = accepted.column("file_index")
+    shas = pa.array([sha_by_source.get(i, "") for i in range(max(sha_by_source, default=0) + 1)])
+    table = pa.table(
+        {
+            "file_index": sources,
+            "usage_date": usage_date,
+            "record_id": accepted.column("record_id"),
+            "record_type": accepted.column("record_type"),
+            "msisdn": accepted.column("msisdn"),
+            "imsi": accepted.column("imsi"),
+            "counterpart": pc.if_else(pc.equal(counterpart, ""), None, counterpart),
+            "start_time": start,
+            "duration_s": accepted.column("duration_s").cast(pa.int64()),
+            "bytes_up": accepted.column("bytes_up").cast(pa.int64()),
+            "bytes_down": accepted.column("bytes_down").cast(pa.int64()),
+            "cell_id": accepted.column("cell_id"),
+            "visited_plmn": accepted.column("visited_plmn"),
+            "source_file": shas.take(sources.cast(pa.int32())),
+            "position": accepted.column("position"),
+        }
+    )
+    keys = [("file_index", "ascending"), ("usage_date", "ascending"), ("position", "ascending")]
+    index = sources.to_numpy()
+    days = usage_date.cast(pa.int32()).to_numpy()
+    in_order = bool(
+        np.all((index[1:] > index[:-1]) | ((index[1:] == index[:-1]) & (days[1:] >= days[:-1])))
+    )
+    return table if in_order else table.sort_by(keys)
 
 
 def _broken_line(raw: dict[str, str]) -> str | None:
