@@ -15,14 +15,22 @@ from collections.abc import Callable
 
 from kindwave.usage.ingest import (
     DEFAULT_DEDUP_HORIZON_DAYS,
+    DEFAULT_RETENTION_DAYS,
     HORIZON_VARIABLE,
+    RETENTION_VARIABLE,
     CellFileError,
     CellLoadSummary,
     IngestSummary,
+    PurgeSummary,
+    ReprocessSummary,
     dedup_horizon_days,
     find_usage_files,
     ingest_usage_files,
     load_cells,
+    missing_hours,
+    purge_usage,
+    reprocess_quarantine,
+    retention_days,
 )
 from kindwave.usage.rating.cycles import current_cycle, cycle_bounds, to_minor_units
 from kindwave.usage.rating.reads import (
@@ -60,16 +68,20 @@ def rate_cycle(
 
 __all__ = [
     "DEFAULT_DEDUP_HORIZON_DAYS",
+    "DEFAULT_RETENTION_DAYS",
     "HORIZON_VARIABLE",
+    "RETENTION_VARIABLE",
     "AllowanceStatus",
     "CellFileError",
     "CellLoadSummary",
     "ChargeLine",
     "DailyUsage",
     "IngestSummary",
+    "PurgeSummary",
     "RatedPage",
     "RatedRecord",
     "RatingSummary",
+    "ReprocessSummary",
     "allowance_status",
     "current_cycle",
     "cycle_bounds",
@@ -79,8 +91,12 @@ __all__ = [
     "find_usage_files",
     "ingest_usage_files",
     "load_cells",
+    "missing_hours",
+    "purge_usage",
     "rate_cycle",
     "rated_cycles",
     "rated_records",
+    "reprocess_quarantine",
+    "retention_days",
     "to_minor_units",
 ]

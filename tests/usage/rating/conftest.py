@@ -122,9 +122,7 @@ def table_of(records: Iterable[Rec], source: str) -> pa.Table:
             "duration_s": [r.duration for r in rows],
             "bytes_up": [r.up for r in rows],
             "bytes_down": [r.down for r in rows],
-            "cell_id": [
-                "234-30-1-1" if r.plmn == "234-30" else f"{r.plmn}-1-1" for r in rows
-            ],
+            "cell_id": ["234-30-1-1" if r.plmn == "234-30" else f"{r.plmn}-1-1" for r in rows],
             "visited_plmn": [r.plmn for r in rows],
             "source_file": [source] * len(rows),
         },

@@ -1,8 +1,8 @@
 """Golden cases: the golden catalogue (golden-v1.toml, golden-v2.toml from 16 October),
 hand-written records and hand-computed charges for every rule of docs/rating-rules.md.
 
-Charge units: 1 major unit = 60,000,000,000 units; voice = seconds × price in micro-units
-× 1,000; SMS = messages × micro × 60,000; data = kB × micro per MB × 60.
+Charge units: 1 major unit = 60,000,000,000 units; voice = seconds x price in micro-units
+x 1,000; SMS = messages x micro x 60,000; data = kB x micro per MB x 60.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import CommandError, call_command
+from tests.usage.rating.conftest import Rec, at, deliver
 
 from kindwave.lines import services as lines
 from kindwave.usage import services
 from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun
 from kindwave.usage.rating import store
 from kindwave.usage.rating.cycles import units_to_decimal
-from tests.usage.rating.conftest import Rec, at, deliver
 
 CYCLE = "2026-10"
 HOME, EU, SWISS, WORLD = "234-30", "262-01", "228-01", "310-260"

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.usage.rating.conftest import Rec, at, clear_lake, deliver_files
 
 from kindwave.usage import services
 from kindwave.usage.models import RatedUsageSummary
 from kindwave.usage.rating import store
-from tests.usage.rating.conftest import Rec, at, clear_lake, deliver_files
 
 CYCLE = "2026-10"
 COUNTERPARTS = ["+442071234567", "+447700900123", "+447000123456", "+448001234567", "999",

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from tests.usage.rating.conftest import Rec, at, deliver
 
 from kindwave.usage import services
 from kindwave.usage.rating.cycles import UNITS_PER_MAJOR, units_to_decimal, units_to_minor
-from tests.usage.rating.conftest import Rec, at, deliver
 
 CYCLE = "2026-10"
 NATIONAL = "+442071234567"

@@ -31,9 +31,7 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
         raise CommandError(str(error)) from None
     from kindwave.usage.rating.engine import EngineUnavailableError
 
-    with progress_bar(
-        f"Rating {cycle}", total=None, unit="records", quiet=options["quiet"]
-    ) as bar:
+    with progress_bar(f"Rating {cycle}", total=None, unit="records", quiet=options["quiet"]) as bar:
         try:
             summary = services.rate_cycle(
                 cycle, engine=options["engine"], progress=lambda records: bar.advance(records)

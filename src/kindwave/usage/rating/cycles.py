@@ -17,7 +17,7 @@ from kindwave.lines.models import CURRENCY_EXPONENTS
 
 UNITS_PER_MAJOR: Final = 60_000_000_000
 MICRO: Final = 1_000_000
-# Charge units per (quantity unit × price in micro-units): seconds at a per-minute price,
+# Charge units per (quantity unit x price in micro-units): seconds at a per-minute price,
 # messages at a per-message price, kB at a per-MB price.
 VOICE_FACTOR: Final = UNITS_PER_MAJOR // MICRO // 60  # 1000
 SMS_FACTOR: Final = UNITS_PER_MAJOR // MICRO  # 60,000

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Final
 
 import pyarrow as pa
@@ -43,7 +44,7 @@ from kindwave.usage.rating.cycles import (
 UNLIMITED: Final = -1  # an allowance with no limit, in the engine's integer columns
 NO_ALLOWANCE: Final = 0
 _BILLABLE = frozenset({LineState.ACTIVE, LineState.SUSPENDED})
-# The largest quantities a record can carry (docs/usage-files.md): a day of call, 2×10¹² bytes.
+# The largest quantities a record can carry (docs/usage-files.md): a day of call, 2x10¹² bytes.
 _MAX_SECONDS, _MAX_KB, _INT64 = 86_400 + 3_600, 2_000_000_000, 2**63 - 1
 
 TS = pa.timestamp("us", tz="UTC")
@@ -226,7 +227,7 @@ def resolve(cycle: str) -> Dimensions:
         instants.extend(catalogue.changes(line.market_id))
         cuts = _pieces(start, end, instants)
         previous: tuple[object, ...] | None = None
-        for begin, finish in zip(cuts, cuts[1:], strict=False):
+        for begin, finish in pairwise(cuts):
             if LineStateChange.state_at(changes, begin) not in _BILLABLE:
                 previous = None
                 continue
@@ -308,14 +309,14 @@ def resolve(cycle: str) -> Dimensions:
         "destination_class", "plan"
     ):
         what = f"plan {rate.plan.code} → {rate.destination_class.code}"
-        values = (
+        rate_values = (
             rate.plan_id,
             rate.destination_class.code,
             _check_price(price_micro(rate.voice_per_minute), VOICE_FACTOR, _MAX_SECONDS, what),
             _check_price(price_micro(rate.sms_per_message), SMS_FACTOR, 1, what),
             (rate.plan_id, rate.destination_class_id) in covered,
         )
-        for name, value in zip(RATES_SCHEMA.names, values, strict=True):
+        for name, value in zip(RATES_SCHEMA.names, rate_values, strict=True):
             rates[name].append(value)
 
     fingerprint = hashlib.sha256(

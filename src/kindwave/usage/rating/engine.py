@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -47,10 +46,10 @@ def duckdb_backend() -> Any:
 
 def spark_session() -> Any:
     """The process's local Spark session (local[2], UTC, Parquet timestamps in micros)."""
-    global _SPARK  # noqa: PLW0603 — a Spark JVM is expensive: one per process
+    global _SPARK
     if _SPARK is None:
         try:
-            from pyspark.sql import SparkSession  # noqa: PLC0415
+            from pyspark.sql import SparkSession
 
             _SPARK = (
                 SparkSession.builder.master(os.environ.get("KINDWAVE_SPARK_MASTER", "local[2]"))
@@ -83,7 +82,7 @@ class _Engine:
     def read(self, files: list[str]) -> Any:
         if self.name == "duckdb":
             return self.con.read_parquet(files, hive_partitioning=False)
-        frame = self.con._session.read.parquet(*files)  # noqa: SLF001 — several files at once
+        frame = self.con._session.read.parquet(*files)
         name = ibis.util.gen_name("lake")
         frame.createOrReplaceTempView(name)
         return self.con.table(name)
@@ -121,7 +120,7 @@ class _Engine:
 
 
 def _compact(hours: list[datetime]) -> str:
-    """Consecutive hours as ranges: ``2026-10-03T04–06, 2026-10-05T00``."""
+    """Consecutive hours as ranges: ``2026-10-03T04 to 06, 2026-10-05T00``."""
     ranges: list[tuple[datetime, datetime]] = []
     for hour in hours:
         if ranges and hour - ranges[-1][1] == timedelta(hours=1):
@@ -133,9 +132,9 @@ def _compact(hours: list[datetime]) -> str:
         if first == last:
             shown.append(f"{first:%Y-%m-%dT%H}")
         elif first.date() == last.date():
-            shown.append(f"{first:%Y-%m-%dT%H}–{last:%H}")
+            shown.append(f"{first:%Y-%m-%dT%H} to {last:%H}")
         else:
-            shown.append(f"{first:%Y-%m-%dT%H}–{last:%Y-%m-%dT%H}")
+            shown.append(f"{first:%Y-%m-%dT%H} to {last:%Y-%m-%dT%H}")
     return ", ".join(shown)
 
 
@@ -156,9 +155,9 @@ def missing_hours(cycle: str, market_ids: list[int], now: datetime | None = None
         status=UsageFile.Status.INGESTED, file_hour__gte=start, file_hour__lt=end
     )
     per_market = any(field.name == "market" for field in UsageFile._meta.get_fields())
-    groups: list[tuple[str, set[datetime]]] = []
+    groups: list[tuple[str, set[datetime | None]]] = []
     if per_market and market_ids:
-        from kindwave.lines.models import Market  # noqa: PLC0415
+        from kindwave.lines.models import Market
 
         for market in Market.objects.filter(pk__in=market_ids).order_by("code"):
             # A manifest row without a market predates the field: it counts for every market.
@@ -302,7 +301,7 @@ def _insert_summaries(cycle: str, summaries: pa.Table) -> None:
 def _allowance_uses(
     cycle: str, bucket_rows: list[dict[str, Any]], firsts: list[dict[str, Any]], dims: Dimensions
 ) -> list[AllowanceUse]:
-    """One row per plan used by a line in the cycle × service with an allowance.
+    """One row per plan used by a line in the cycle x service with an allowance.
 
     A bucket with records has the size the engine found (the terms at its first
     record); a service with an allowance but no record counting against it shows the
@@ -321,15 +320,21 @@ def _allowance_uses(
             records=row["records"],
         )
     if firsts:
-        markets = dict(Line.objects.filter(pk__in={row["line_id"] for row in firsts}).values_list("pk", "market_id"))
-        plans = {
+        markets = dict(
+            Line.objects.filter(pk__in={row["line_id"] for row in firsts}).values_list(
+                "pk", "market_id"
+            )
+        )
+        plans: dict[tuple[int | None, str, str], Plan] = {
             (plan.catalog.market_id, plan.catalog.version, plan.code): plan
             for plan in Plan.objects.select_related("catalog").filter(
                 code__in={row["plan_code"] for row in firsts}
             )
         }
         for row in firsts:
-            plan = plans.get((markets.get(row["line_id"]), row["catalog_version"], row["plan_code"]))
+            plan = plans.get(
+                (markets.get(row["line_id"]), row["catalog_version"], row["plan_code"])
+            )
             if plan is None:
                 continue
             for service, size in (

@@ -121,9 +121,7 @@ def rate(
         )
     ).name("service")
     direction = ibis.ifelse(joined.record_type.isin(["voice_mt", "sms_mt"]), "in", "out")
-    base = joined.mutate(
-        service=service, direction=direction, mcc=joined.visited_plmn.substr(0, 3)
-    )
+    base = joined.mutate(service=service, direction=direction, mcc=joined.visited_plmn.substr(0, 3))
 
     # Zone: the MCC's zone in the pricing version, else the version's rest of the world.
     with_zone = base.left_join(
@@ -246,9 +244,7 @@ def rate(
     ).drop("bucket_key")
     others = prepared.filter(~counted).mutate(
         allowance_bucket=ibis.null("int64"),
-        included=ibis.ifelse(prepared.unrated_reason.isnull(), 0, ibis.null("int64")).cast(
-            "int64"
-        ),
+        included=ibis.ifelse(prepared.unrated_reason.isnull(), 0, ibis.null("int64")).cast("int64"),
     )
     both = consumed.union(others.select(consumed.columns))
     rated = both.unrated_reason.isnull()
@@ -315,4 +311,3 @@ def totals(rated: ir.Table) -> ir.Table:
         records=rated.count(),
         charge_units=rated.charge_units.sum().cast("decimal(38, 0)"),
     )
-

@@ -132,7 +132,7 @@ def daily_usage(line: Line, cycle: str) -> list[DailyUsage]:
 
 
 def allowance_status(line: Line, cycle: str) -> list[AllowanceStatus]:
-    """One entry per plan used in the cycle × service with an allowance."""
+    """One entry per plan used in the cycle x service with an allowance."""
     cycle_bounds(cycle)
     uses = AllowanceUse.objects.filter(line=line, cycle=cycle).order_by("plan_code", "service")
     statuses = [
