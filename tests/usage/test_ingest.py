@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ from kindwave.lines import services as lines
 from kindwave.lines.models import Line, LineState, LineStateChange, Market
 from kindwave.simulator.run import make_options, simulate
 from kindwave.usage import lake, services
+from kindwave.usage.cdr import hour_cdr_file_name, write_cdr_file
 from kindwave.usage.fileformat import hour_of_file, read_usage_file
 from kindwave.usage.models import Cell, QuarantinedRecord, UsageFile
 
@@ -268,3 +270,148 @@ def test_a_second_ingest_while_one_runs_is_refused_and_writes_nothing(
     assert lake.ingested_parts() == []
     summary = ingest(delivery, market=gb)  # once the lock is free, the ingest proceeds
     assert summary.accepted > 0
+
+
+class TestMalformedFiles:
+    """A malformed file is refused with its name and line, nothing of it enters the lake,
+    and the other files of its batch are ingested."""
+
+    @pytest.mark.parametrize(
+        ("edit", "expected"),
+        [
+            (lambda ls: ["record_id,type", *ls[1:]], "wrong header"),
+            (lambda ls: ["\ufeff" + ls[0], *ls[1:]], "byte-order mark"),
+            (lambda ls: [*ls[:2], ls[2].rsplit(",", 1)[0], *ls[3:]], "line 3: 10 field(s)"),
+            (lambda ls: [*ls[:3], ls[3] + ",extra", *ls[4:]], "line 4: 12 field(s)"),
+            (lambda ls: [*ls[:2], "", *ls[2:]], "line 3: an empty line"),
+            (lambda ls: [*ls[:2], '"a\nb"' + ls[2][1:], *ls[3:]], "line 3: a quoted field"),
+        ],
+        ids=["header", "bom", "truncated-line", "extra-column", "blank-line", "line-break"],
+    )
+    def test_is_refused_with_name_and_line(
+        self, gb: Market, delivery: Path, tmp_path: Path, edit, expected: str
+    ) -> None:
+        copy = tmp_path / "gb"
+        shutil.copytree(delivery, copy)
+        target = hour_files(copy)[9]
+        lost = {row["record_id"] for _, row in read_usage_file(target)}
+        rewrite(target, edit)
+
+        summary = ingest(copy, market=gb)
+
+        assert len(summary.refused) == 1
+        assert target.name in summary.refused[0]
+        assert expected in summary.refused[0]
+        assert len(summary.ingested) == 23
+        assert not lost & set(lake_ids())
+        assert UsageFile.objects.get(status=UsageFile.Status.REFUSED).name == target.name
+
+    def test_a_file_that_is_not_utf8_is_refused(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        target = tmp_path / "usage-20261001T05.csv.gz"
+        source = gzip.decompress(hour_files(delivery)[5].read_bytes())
+        header, first, *rest = source.split(b"\n")
+        target.write_bytes(gzip.compress(b"\n".join([header, first, b"caf\xe9" + first, *rest])))
+
+        summary = ingest(target, market=gb)
+
+        assert len(summary.refused) == 1
+        assert "not UTF-8" in summary.refused[0]
+        assert target.name in summary.refused[0]
+        assert lake.ingested_parts() == []
+
+    def test_a_refused_file_once_fixed_is_ingested(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        copy = tmp_path / "gb"
+        shutil.copytree(delivery, copy)
+        target = hour_files(copy)[2]
+        good = target.read_bytes()
+        target.write_bytes(good[:-20])
+        assert len(ingest(copy, market=gb).refused) == 1
+
+        target.write_bytes(good)
+        summary = ingest(copy, market=gb)
+
+        assert (len(summary.ingested), len(summary.skipped), summary.refused) == (1, 23, [])
+        assert sorted(lake_ids()) == sorted(delivered_ids(delivery))
+
+
+class TestManifest:
+    def test_files_are_recorded_with_their_market(self, gb: Market, delivery: Path) -> None:
+        ingest(delivery, market=gb)
+
+        assert set(UsageFile.objects.values_list("market__code", flat=True)) == {"GB"}
+
+    def test_missing_hours_are_the_hours_without_an_ingested_file(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        files = hour_files(delivery)
+        first = hour_of_file(files[0])
+        partial = tmp_path / "partial"
+        partial.mkdir()
+        for path in files[:5] + files[6:]:
+            shutil.copyfile(path, partial / path.name)
+        ingest(partial, market=gb)
+
+        missing = services.missing_hours(gb, first, first + timedelta(days=1, hours=2))
+
+        assert missing == [
+            first + timedelta(hours=5),
+            first + timedelta(days=1),
+            first + timedelta(days=1, hours=1),
+        ]
+        assert services.missing_hours(gb, first, first + timedelta(hours=5)) == []
+
+
+class TestBerFiles:
+    """3GPP TS 32.298 CDR files go through the same checks and the same lake."""
+
+    def test_a_ber_hour_enters_the_lake_like_its_csv(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        source = hour_files(delivery)[10]
+        rows = [row for _, row in read_usage_file(source)]
+        ber = tmp_path / "ber" / hour_cdr_file_name(hour_of_file(source))
+        write_cdr_file(ber, rows)
+
+        summary = ingest(tmp_path / "ber", market=gb)
+
+        assert summary.ingested == [str(ber)]
+        assert summary.accepted == len(rows) > 0
+        assert sorted(lake_ids()) == sorted(row["record_id"] for row in rows)
+        again = ingest(source, market=gb)  # the same records as CSV: all duplicates
+        assert (again.accepted, again.duplicates) == (0, len(rows))
+
+    def test_a_ber_record_for_an_unknown_line_is_held_at_its_offset(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        rows = [row for _, row in read_usage_file(hour_files(delivery)[11])][:3]
+        rows[1] = rows[1] | {"msisdn": "+447999999999"}
+        ber = tmp_path / "cdrs-from-the-switch.ber"
+        write_cdr_file(ber, rows)
+
+        summary = ingest(ber, market=gb)
+
+        assert summary.quarantined == {"unknown_line": 1}
+        record = QuarantinedRecord.objects.get()
+        assert record.position_kind == QuarantinedRecord.PositionKind.OFFSET
+        assert record.line > 0
+        assert record.where == f"@{record.line}"
+        assert UsageFile.objects.get(status="ingested").file_hour is None
+
+    def test_invalid_ber_is_refused_with_the_offset(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        rows = [row for _, row in read_usage_file(hour_files(delivery)[11])][:3]
+        ber = tmp_path / "usage-20261001T11.ber"
+        write_cdr_file(ber, rows)
+        ber.write_bytes(ber.read_bytes()[:-7])
+
+        summary = ingest(ber, market=gb)
+
+        assert len(summary.refused) == 1
+        assert ber.name in summary.refused[0]
+        assert "offset" in summary.refused[0]
+        assert lake.ingested_parts() == []

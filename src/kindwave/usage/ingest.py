@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kindwave.lines.models import Line, LineState, LineStateChange, Market
@@ -287,6 +289,7 @@ class _Source:
     sha256: str
     file_hour: datetime | None
     position_kind: str
+    whole_file: bool = True  # False for a reprocess: only some records of the file
 
 
 @dataclass
@@ -383,7 +386,7 @@ class _Checker:
                 source = by_index[record["file_index"]]
                 raw = {column: record[column] for column in COLUMNS}
                 if not suspect["ok"]:
-                    if source.position_kind == QuarantinedRecord.PositionKind.LINE:
+                    if source.whole_file and source.position_kind == "line":
                         why = _broken_line(raw)
                         if why is not None:
                             broken.setdefault(
@@ -977,3 +980,318 @@ def ingest_usage_files(
             horizon_days=horizon_days or dedup_horizon_days(),
             progress=progress,
         ).run(files)
+
+
+# --- The manifest's hours ------------------------------------------------------------------
+
+
+def missing_hours(market: Market, first: datetime, last: datetime) -> list[datetime]:
+    """The UTC hours starting in ``[first, last)`` for which no usage file of ``market`` has
+    been ingested (a refused file does not count; files without an hour are ignored).
+
+    The host network delivers a file for every hour, even an hour without traffic, so a
+    missing hour means usage not delivered (yet): the rating warns about them.
+    """
+    if first.tzinfo is None or last.tzinfo is None:
+        raise ValueError("first and last must be timezone-aware")
+    hour = timedelta(hours=1)
+    start = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if start < first:
+        start += hour
+    have = {
+        moment.astimezone(UTC)
+        for moment in UsageFile.objects.filter(
+            market=market,
+            status=UsageFile.Status.INGESTED,
+            file_hour__gte=start,
+            file_hour__lt=last,
+        ).values_list("file_hour", flat=True)
+        if moment is not None
+    }
+    missing = []
+    while start < last:
+        if start not in have:
+            missing.append(start)
+        start += hour
+    return missing
+
+
+# --- Reprocess -----------------------------------------------------------------------------
+
+
+@dataclass
+class ReprocessSummary:
+    examined: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    still_held: Counter[str] = field(default_factory=Counter)
+    parts: list[str] = field(default_factory=list)
+    orphans_removed: int = 0
+    seconds: float = 0.0
+
+
+def reprocess_quarantine(
+    *,
+    market: Market,
+    reason: str | None = None,
+    file_name: str | None = None,
+    home_plmn: str | None = None,
+    horizon_days: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReprocessSummary:
+    """Check the market's quarantined records again (optionally only one reason or one
+    file's), after staff fixed the cause (added the cell, the line, …).
+
+    Promises: the records now valid enter the lake exactly once (de-duplicated like an
+    ingest, in parts listed by one new manifest entry) and leave the quarantine in the same
+    transaction; the others stay, with their reason and message refreshed. Idempotent (a
+    second run finds nothing new), crash-safe like the ingest (parts first, then one
+    commit), one writer at a time (``lake.LakeBusyError``). Records of files ingested
+    before the manifest recorded a market are included too.
+    """
+    began = time.perf_counter()
+    summary = ReprocessSummary()
+    report = progress or (lambda _records: None)
+    with lake.exclusive_writer():
+        summary.orphans_removed = len(lake.remove_orphans())
+        held = QuarantinedRecord.objects.filter(
+            Q(file__market=market) | Q(file__market__isnull=True)
+        ).select_related("file")
+        if reason:
+            held = held.filter(reason=reason)
+        if file_name:
+            held = held.filter(file__name=file_name)
+        records = list(held.order_by("file_id", "line", "id"))
+        summary.examined = len(records)
+        if not records:
+            summary.seconds = time.perf_counter() - began
+            return summary
+        checker = _Checker(
+            market=market,
+            home_plmn=home_plmn or market.host_plmn,
+            horizon_days=horizon_days or dedup_horizon_days(),
+        )
+        try:
+            _recheck(checker, records, summary)
+        finally:
+            checker.close()
+        report(len(records))
+        summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _recheck(
+    checker: _Checker, records: list[QuarantinedRecord], summary: ReprocessSummary
+) -> None:
+    sources: dict[int, _Source] = {}
+    by_key: dict[tuple[int, int], QuarantinedRecord] = {}
+    complete: list[QuarantinedRecord] = []
+    refreshed: list[QuarantinedRecord] = []
+    for record in records:
+        if set(record.raw) != set(COLUMNS) or not all(
+            isinstance(value, str) for value in record.raw.values()
+        ):
+            problems = record_problems(
+                record.raw,
+                home_plmn=checker.home_plmn,
+                known_cells=checker.cells,
+                file_hour=record.file.file_hour,
+            )
+            record.reason = problems[0].code if problems else QuarantineReason.WRONG_FIELD_COUNT
+            record.message = "; ".join(p.message for p in problems) or "not one record"
+            refreshed.append(record)
+            continue
+        source = sources.get(record.file_id)
+        if source is None:
+            source = _Source(
+                len(sources),
+                record.file.name,
+                record.file.sha256,
+                record.file.file_hour,
+                record.position_kind,
+                whole_file=False,
+            )
+            sources[record.file_id] = source
+        # Several records can share a position only in hand-made data; the id breaks ties.
+        by_key[(source.index, record.pk)] = record
+        complete.append(record)
+    released: list[int] = []
+    accepted_table: pa.Table | None = None
+    if complete:
+        ordered = sorted(sources.values(), key=lambda source: source.index)
+        file_of = {record.pk: sources[record.file_id].index for record in complete}
+        rows = pa.table(
+            {
+                **{
+                    column: pa.array([record.raw[column] for record in complete], pa.string())
+                    for column in COLUMNS
+                },
+                # The record's id stands in for its position, so each row is one record.
+                "position": pa.array([record.pk for record in complete], pa.int64()),
+                "file_index": pa.array([file_of[record.pk] for record in complete], pa.int32()),
+            }
+        )
+        checked = checker.check(ordered, rows)
+        still = {(entry.source, entry.position): entry for entry in checked.held}
+        for key, record in by_key.items():
+            entry = still.get(key)
+            if entry is not None:
+                record.reason, record.message = entry.reason, entry.message
+                refreshed.append(record)
+            else:
+                released.append(record.pk)
+        summary.duplicates = sum(checked.duplicates.values())
+        accepted_table = checked.accepted
+        summary.accepted = accepted_table.num_rows
+    summary.still_held.update(record.reason for record in refreshed)
+    sha256 = hashlib.sha256(
+        ("reprocess\n" + "\n".join(str(pk) for pk in sorted(released))).encode()
+    ).hexdigest()
+    parts: list[str] = []
+    if accepted_table is not None and accepted_table.num_rows:
+        days = accepted_table.column("usage_date")
+        for day in sorted(set(days.to_pylist())):
+            part = accepted_table.filter(pc.equal(days, day)).sort_by(
+                [("file_index", "ascending"), ("position", "ascending")]
+            )
+            name = lake.part_name(day, sha256)
+            lake.write_part(name, part.select(lake.SCHEMA.names))
+            parts.append(name)
+    with transaction.atomic():
+        if parts:
+            UsageFile.objects.create(
+                sha256=sha256,
+                market=checker.market,
+                name=f"reprocess of {len(released)} quarantined record(s)",
+                path="",
+                size=0,
+                status=UsageFile.Status.INGESTED,
+                records=len(released),
+                accepted=summary.accepted,
+                duplicates=summary.duplicates,
+                parts=parts,
+            )
+        for start in range(0, len(released), 500):
+            QuarantinedRecord.objects.filter(pk__in=released[start : start + 500]).delete()
+        QuarantinedRecord.objects.bulk_update(refreshed, ["reason", "message"], batch_size=500)
+    summary.parts = parts
+
+
+# --- Retention -----------------------------------------------------------------------------
+
+RETENTION_VARIABLE = "KINDWAVE_USAGE_RETENTION_DAYS"
+# A year in which a bill may be challenged (France: art. L34-2 CPCE; ePrivacy Directive
+# art. 6(2)), counted from the bill, plus up to two months between a record and its bill.
+DEFAULT_RETENTION_DAYS = 425
+
+
+def retention_days() -> int:
+    """``KINDWAVE_USAGE_RETENTION_DAYS`` (default 425): how long usage records are kept."""
+    raw = os.environ.get(RETENTION_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise ImproperlyConfigured(f"{RETENTION_VARIABLE} must be a whole number of days ≥ 1")
+    return value
+
+
+@dataclass
+class PurgeSummary:
+    cutoff: date
+    dry_run: bool
+    usage_dates: list[date] = field(default_factory=list)
+    parts: int = 0
+    manifest_rows: int = 0
+    quarantined: int = 0
+    rated_cycles: list[str] = field(default_factory=list)
+
+
+def purge_usage(
+    *, before: date | None = None, today: date | None = None, dry_run: bool = False
+) -> PurgeSummary:
+    """Remove personal usage records older than the retention window: the lake's usage
+    dates before the cut-off (default: today minus :func:`retention_days`), the quarantined
+    records of those dates and the rated records of billing cycles wholly before it.
+
+    Promises: manifest rows stay (without those parts), so their files still count as
+    ingested and are never ingested again; per-line billing summaries (in the database)
+    are kept. The manifest is updated first and the files deleted after, so a crash leaves
+    at worst unlisted files that a re-run (or the next ingest) deletes. Idempotent; holds
+    the lake's writer lock; ``dry_run`` only reports.
+    """
+    cutoff = before or (today or timezone.now().date()) - timedelta(days=retention_days())
+    summary = PurgeSummary(cutoff=cutoff, dry_run=dry_run)
+    root = lake.lake_root()
+    with lake.exclusive_writer():
+        changed: list[UsageFile] = []
+        dates: set[date] = set()
+        for manifest in UsageFile.objects.exclude(parts=[]).only("id", "parts"):
+            kept = [part for part in manifest.parts if lake.partition_date(part) >= cutoff]
+            if len(kept) != len(manifest.parts):
+                dates.update(
+                    lake.partition_date(part) for part in manifest.parts if part not in kept
+                )
+                summary.parts += len(manifest.parts) - len(kept)
+                manifest.parts = kept
+                changed.append(manifest)
+        summary.manifest_rows = len(changed)
+        old = [
+            pk
+            for pk, raw, hour, processed in QuarantinedRecord.objects.values_list(
+                "pk", "raw", "file__file_hour", "file__processed_at"
+            )
+            if _quarantine_date(raw, hour, processed) < cutoff
+        ]
+        summary.quarantined = len(old)
+        directories = [
+            path
+            for path in (sorted(root.glob("usage_date=*")) if root.is_dir() else [])
+            if _directory_date(path.name, "usage_date=") < cutoff
+        ]
+        dates.update(_directory_date(path.name, "usage_date=") for path in directories)
+        summary.usage_dates = sorted(day for day in dates if day != date.max)
+        rated_root = root.parent / "rated"
+        cycles = [
+            path
+            for path in (sorted(rated_root.glob("cycle=*")) if rated_root.is_dir() else [])
+            if _cycle_end(path.name) <= cutoff
+        ]
+        summary.rated_cycles = [path.name.removeprefix("cycle=") for path in cycles]
+        if dry_run:
+            return summary
+        with transaction.atomic():
+            UsageFile.objects.bulk_update(changed, ["parts"], batch_size=500)
+            for start in range(0, len(old), 500):
+                QuarantinedRecord.objects.filter(pk__in=old[start : start + 500]).delete()
+        for path in [*directories, *cycles]:
+            shutil.rmtree(path, ignore_errors=True)
+    return summary
+
+
+def _quarantine_date(raw: Any, hour: datetime | None, processed: datetime) -> date:
+    """A quarantined record's usage date: its start time when readable, else its file's."""
+    start = raw.get("start_time") if isinstance(raw, dict) else None
+    if isinstance(start, str):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(start, TIME_FORMAT).replace(tzinfo=UTC).date()
+    return (hour or processed).astimezone(UTC).date()
+
+
+def _directory_date(name: str, prefix: str) -> date:
+    try:
+        return date.fromisoformat(name.removeprefix(prefix))
+    except ValueError:
+        return date.max  # not ours: never purged
+
+
+def _cycle_end(name: str) -> date:
+    """``cycle=2026-10`` → 2026-11-01, the first day after the cycle (date.max if not one)."""
+    try:
+        first = datetime.strptime(name.removeprefix("cycle="), "%Y-%m").replace(tzinfo=UTC).date()
+    except ValueError:
+        return date.max
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)

@@ -1,9 +1,10 @@
 """``kindwave usage …``: load the host network's cells, ingest usage files into the lake
-exactly once, and list the quarantine."""
+exactly once, list and reprocess the quarantine, purge what is past retention."""
 
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,20 @@ MAX_SHOWN = 200
 
 
 class Command(BaseCommand):
-    help = "Usage records: load cells, ingest usage files into the lake, list the quarantine."
+    help = (
+        "Usage records: load cells, ingest usage files into the lake, list and reprocess "
+        "the quarantine, purge records past retention."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         actions = parser.add_subparsers(
-            dest="action", required=True, metavar="{ingest,rate,cells,quarantine}"
+            dest="action",
+            required=True,
+            metavar="{ingest,rate,cells,quarantine,reprocess,purge}",
         )
-        ingest = actions.add_parser("ingest", help="ingest usage files v1 into the lake")
+        ingest = actions.add_parser(
+            "ingest", help="ingest usage files (v1 CSV, 3GPP BER) into the lake"
+        )
         ingest.add_argument("paths", nargs="+", type=Path, help="files or directories")
         ingest.add_argument("--market", help="market code, e.g. GB (default: the only one)")
         ingest.add_argument("--plmn", help="host network MCC-MNC (default: the market's)")
@@ -48,6 +56,23 @@ class Command(BaseCommand):
         quarantine = actions.add_parser("quarantine", help="list quarantined records")
         quarantine.add_argument("--reason", choices=QuarantineReason.values)
 
+        reprocess = actions.add_parser(
+            "reprocess", help="check quarantined records again after fixing their cause"
+        )
+        reprocess.add_argument("--reason", choices=QuarantineReason.values)
+        reprocess.add_argument("--file", dest="file_name", help="only this file's records")
+        reprocess.add_argument("--market", help="market code, e.g. GB (default: the only one)")
+        reprocess.add_argument("--quiet", action="store_true", help="no progress bar")
+
+        purge = actions.add_parser("purge", help="remove usage records past retention")
+        purge.add_argument(
+            "--before",
+            type=_day,
+            help="cut-off date YYYY-MM-DD (default: today minus "
+            f"${services.RETENTION_VARIABLE} or {services.DEFAULT_RETENTION_DAYS} days)",
+        )
+        purge.add_argument("--dry-run", action="store_true", help="only say what would go")
+
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "ingest":
@@ -56,6 +81,10 @@ class Command(BaseCommand):
             rating_cli.handle(self, options)
         elif action == "cells":
             self._load_cells(options["cells_csv"])
+        elif action == "reprocess":
+            self._reprocess(options)
+        elif action == "purge":
+            self._purge(options["before"], options["dry_run"])
         else:
             self._quarantine(options["reason"])
 
@@ -132,8 +161,55 @@ class Command(BaseCommand):
         total = records.count()
         for record in records[:MAX_SHOWN]:
             self.stdout.write(
-                f"{record.file.name}:{record.line}\t{record.reason}\t{record.message}"
+                f"{record.file.name}:{record.where}\t{record.reason}\t{record.message}"
             )
         if total > MAX_SHOWN:
             self.stdout.write(f"… and {total - MAX_SHOWN:,} more")
         self.stdout.write(f"{total:,} quarantined record(s).")
+
+    def _reprocess(self, options: dict[str, Any]) -> None:
+        market = self._market(options["market"], None)
+        with progress_bar(
+            "Reprocessing", total=None, unit="records", quiet=options["quiet"]
+        ) as bar:
+            try:
+                summary = services.reprocess_quarantine(
+                    market=market,
+                    reason=options["reason"],
+                    file_name=options["file_name"],
+                    progress=lambda records: bar.advance(records),
+                )
+            except lake.LakeBusyError as error:
+                raise CommandError(str(error)) from None
+        held = ", ".join(f"{reason} {n:,}" for reason, n in sorted(summary.still_held.items()))
+        self.stdout.write(
+            f"Reprocessed {summary.examined:,} quarantined record(s): "
+            f"{summary.accepted:,} now in the lake, {summary.duplicates:,} duplicates dropped, "
+            f"{summary.still_held.total():,} still held" + (f" ({held})" if held else "") + "."
+        )
+
+    def _purge(self, before: date | None, dry_run: bool) -> None:
+        try:
+            summary = services.purge_usage(before=before, dry_run=dry_run)
+        except lake.LakeBusyError as error:
+            raise CommandError(str(error)) from None
+        dates = (
+            f"{summary.usage_dates[0]} to {summary.usage_dates[-1]}"
+            if summary.usage_dates
+            else "none"
+        )
+        cycles = ", ".join(summary.rated_cycles) or "none"
+        self.stdout.write(
+            ("Would remove" if dry_run else "Removed")
+            + f" usage before {summary.cutoff}: {len(summary.usage_dates):,} usage date(s) "
+            f"({dates}), {summary.parts:,} part(s) from {summary.manifest_rows:,} manifest "
+            f"row(s) (the rows stay), {summary.quarantined:,} quarantined record(s), rated "
+            f"cycles: {cycles}."
+        )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--before {text!r} is not a date YYYY-MM-DD") from None
