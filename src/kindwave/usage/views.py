@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.utils import formats
 from django.utils.translation import get_language, gettext_lazy, ngettext, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from kindwave.accounts.models import User
@@ -475,7 +475,7 @@ def _user(request: HttpRequest) -> User:
 
 
 @login_required
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def my_usage(request: HttpRequest, line_id: int) -> HttpResponse:
     """``/me/lines/<id>/usage/?cycle=YYYY-MM&page=N``; with HTMX (``HX-Request``) and a page
