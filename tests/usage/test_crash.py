@@ -17,15 +17,21 @@ import pytest
 KINDWAVE = [sys.executable, "-m", "kindwave.cli"]
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+# The crashed run checks files in small batches (a few files each), so that the kill lands
+# between batches; the calm run takes them all in one. Their lakes must still be identical.
+SMALL_BATCHES = {"KINDWAVE_INGEST_BATCH_MB": "0.05"}
+
+
+def run(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*KINDWAVE, *args], env=env(data_dir), check=True, capture_output=True, text=True
+        [*KINDWAVE, *args], env=env(data_dir, **extra), check=True, capture_output=True, text=True
     )
 
 
-def env(data_dir: Path) -> dict[str, str]:
+def env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
+        **extra,
         "KINDWAVE_DEBUG": "true",
         "KINDWAVE_DATA_DIR": str(data_dir),
         # Never the suite's own database (CI sets DATABASE_URL for its PostgreSQL pass).
@@ -92,7 +98,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_uninterrupted_lake(
     # When the ingest is killed once a few files are in
     child = subprocess.Popen(
         [*KINDWAVE, "usage", "ingest", str(delivery), "--market", "GB", "--quiet"],
-        env=env(crashed),
+        env=env(crashed, **SMALL_BATCHES),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -107,7 +113,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_the_uninterrupted_lake(
     # Then it had stopped part-way, and running it again completes the same lake
     assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
     assert 0 < len(interrupted) < len(lake(calm))
-    run(crashed, "usage", "ingest", str(delivery), "--market", "GB", "--quiet")
+    run(crashed, "usage", "ingest", str(delivery), "--market", "GB", "--quiet", **SMALL_BATCHES)
     assert lake(crashed) == lake(calm)
     again = run(crashed, "usage", "ingest", str(delivery), "--market", "GB", "--quiet")
     assert "0 ingested" in again.stdout
