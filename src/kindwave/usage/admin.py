@@ -26,6 +26,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class UsageFileAdmin(ReadOnlyAdmin):
     list_display = (
         "name",
+        "market",
         "status",
         "file_hour",
         "records",
@@ -34,13 +35,14 @@ class UsageFileAdmin(ReadOnlyAdmin):
         "quarantined",
         "processed_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "market")
+    list_select_related = ("market",)
     search_fields = ("name", "sha256")
 
 
 @admin.register(QuarantinedRecord)
 class QuarantinedRecordAdmin(ReadOnlyAdmin):
-    list_display = ("file", "line", "reason", "message", "created_at")
+    list_display = ("file", "line", "position_kind", "reason", "message", "created_at")
     list_filter = ("reason",)
     list_select_related = ("file",)
     search_fields = ("file__name", "message")

@@ -556,18 +556,18 @@ class _Checker:
             if index in in_lake:
                 continue
             fields = tuple(record[column] for column in COLUMNS)
-            earlier = firsts.get(fields[0])
-            if earlier is None:
+            first = firsts.get(fields[0])
+            if first is None:
                 firsts[fields[0]] = (record["file_index"], fields)
                 continue
             dropped.append(index)
-            if earlier[1] == fields:
+            if first[1] == fields:
                 duplicates[record["file_index"]] += 1
                 continue
             where = (
                 "earlier in this file"
-                if earlier[0] == record["file_index"]
-                else f"in {sources[earlier[0]].name}"
+                if first[0] == record["file_index"]
+                else f"in {sources[first[0]].name}"
             )
             held.append(
                 _Held(
