@@ -96,6 +96,7 @@ class QuarantinedRecord(models.Model):
     file = models.ForeignKey(
         UsageFile, on_delete=models.CASCADE, related_name="quarantined_records"
     )
+
     class PositionKind(models.TextChoices):
         LINE = "line", _("line")
         OFFSET = "offset", _("byte offset")
