@@ -191,23 +191,18 @@ class TestGoldenCases:
         assert rows["s21"]["service"] == "data"
         assert rows["s21"]["usage_date"].isoformat() == "2026-10-06"
 
-    def test_output_is_sorted_by_line_then_time(self, golden_lines, engine: str) -> None:
+    def test_each_line_is_in_its_shard(self, golden_lines, engine: str) -> None:
         services.rate_cycle(CYCLE, engine=engine)
 
-        keys = []
+        seen = 0
         for part in store.cycle_parts(CYCLE):
-            table = pq.read_table(part, columns=["line_id", "start_time", "record_id"])
-            keys.extend(
-                zip(
-                    table.column("line_id").to_pylist(),
-                    table.column("start_time").cast("int64").to_pylist(),
-                    table.column("record_id").to_pylist(),
-                    strict=True,
-                )
-            )
-        rated = [key for key in keys if key[0] is not None]
-        assert rated == sorted(rated)
-        assert all(key[0] is None for key in keys[len(rated) :])
+            shard = Path(part).parent.name.removeprefix(f"{store.SHARD_COLUMN}=")
+            for line_id in pq.read_table(part, columns=["line_id"]).column("line_id").to_pylist():
+                seen += 1
+                if line_id is not None:
+                    assert shard == str(store.shard_of(line_id))
+                    assert part in store.cycle_parts(CYCLE, line_id)
+        assert seen == len(rated_rows())
 
 
 class TestDatabaseOutputs:

@@ -41,6 +41,8 @@ from kindwave.usage.rating.cycles import (
     price_micro,
 )
 
+# The most plan codes in use in one cycle (the engine's bucket keys have room for them).
+MAX_PLAN_CODES: Final = 1023
 UNLIMITED: Final = -1  # an allowance with no limit, in the engine's integer columns
 NO_ALLOWANCE: Final = 0
 _BILLABLE = frozenset({LineState.ACTIVE, LineState.SUSPENDED})
@@ -54,6 +56,7 @@ TERMS_SCHEMA = pa.schema(
         ("t_imsi", pa.string()),
         ("t_from", TS),
         ("t_to", TS),
+        ("terms_id", pa.int64()),  # the row's number: the engine carries it, not the names
         ("line_id", pa.int64()),
         ("plan_code", pa.string()),
         ("plan_id", pa.int64()),
@@ -73,6 +76,8 @@ ZONES_SCHEMA = pa.schema(
     [
         ("z_version_id", pa.int64()),
         ("z_mcc", pa.string()),
+        ("z_zone_id", pa.int64()),
+        ("z_home", pa.bool_()),  # home or roam like at home: the plan's prices and allowances
         ("z_code", pa.string()),
         ("z_kind", pa.string()),
         ("z_voice_out", pa.int64()),
@@ -85,6 +90,8 @@ ZONES_SCHEMA = pa.schema(
 WORLD_SCHEMA = pa.schema(
     [
         ("w_version_id", pa.int64()),
+        ("w_zone_id", pa.int64()),
+        ("w_home", pa.bool_()),
         ("w_code", pa.string()),
         ("w_kind", pa.string()),
         ("w_voice_out", pa.int64()),
@@ -205,26 +212,34 @@ def resolve(cycle: str) -> Dimensions:
     catalogue = _Catalogue(
         versions, Plan.objects.select_related("catalog").filter(catalog__in=versions)
     )
-    lines = (
-        Line.objects.filter(sim__isnull=False)
-        .select_related("sim")
-        .prefetch_related("state_changes", "plan_subscriptions")
-        .order_by("pk")
+    # Three plain queries grouped here: prefetch_related's per-line managers cost more
+    # than the rating's own work at a national operator's hundreds of thousands of lines.
+    lines = Line.objects.filter(sim__isnull=False).values_list(
+        "pk", "msisdn", "sim__imsi", "market_id"
     )
+    changes_of: dict[int, list[LineStateChange]] = defaultdict(list)
+    for change in LineStateChange.objects.filter(line__sim__isnull=False).only(
+        "id", "line_id", "at", "to_state"
+    ):
+        changes_of[change.line_id].append(change)
+    subscriptions_of: dict[int, list[PlanSubscription]] = defaultdict(list)
+    for sub in PlanSubscription.objects.filter(line__sim__isnull=False).only(
+        "id", "line_id", "plan_code", "valid_from", "valid_to"
+    ):
+        subscriptions_of[sub.line_id].append(sub)
     rows: dict[str, list[object]] = {name: [] for name in TERMS_SCHEMA.names}
     markets_with_lines: set[int] = set()
     plan_numbers: dict[str, int] = {}
-    for line in lines:
-        assert line.sim is not None  # noqa: S101 — filtered above
-        markets_with_lines.add(line.market_id)
-        changes: list[LineStateChange] = list(line.state_changes.all())
-        subscriptions: list[PlanSubscription] = list(line.plan_subscriptions.all())
+    for line_id, msisdn, imsi, market_id in lines.order_by("pk"):
+        markets_with_lines.add(market_id)
+        changes = changes_of.get(line_id, [])
+        subscriptions = subscriptions_of.get(line_id, [])
         instants = [change.at for change in changes]
         for sub in subscriptions:
             instants.append(sub.valid_from)
             if sub.valid_to is not None:
                 instants.append(sub.valid_to)
-        instants.extend(catalogue.changes(line.market_id))
+        instants.extend(catalogue.changes(market_id))
         cuts = _pieces(start, end, instants)
         previous: tuple[object, ...] | None = None
         for begin, finish in pairwise(cuts):
@@ -233,20 +248,19 @@ def resolve(cycle: str) -> Dimensions:
                 continue
             subscription = PlanSubscription.in_force(subscriptions, begin)
             plan_code = subscription.plan_code if subscription is not None else None
-            terms = (
-                catalogue.terms(line.market_id, plan_code, begin) if plan_code is not None else None
-            )
+            terms = catalogue.terms(market_id, plan_code, begin) if plan_code is not None else None
             key = (plan_code, terms)
             if previous == key:  # same terms as the piece before: extend it
                 rows["t_to"][-1] = finish
                 continue
             previous = key
             values: dict[str, object] = {
-                "t_msisdn": line.msisdn,
-                "t_imsi": line.sim.imsi,
+                "t_msisdn": msisdn,
+                "t_imsi": imsi,
                 "t_from": begin,
                 "t_to": finish,
-                "line_id": line.pk,
+                "terms_id": len(rows["t_msisdn"]),
+                "line_id": line_id,
                 "plan_code": plan_code,
                 "plan_id": terms.plan_id if terms else None,
                 "plan_seq": plan_numbers.setdefault(plan_code, len(plan_numbers))
@@ -264,6 +278,11 @@ def resolve(cycle: str) -> Dimensions:
             }
             for name, value in values.items():
                 rows[name].append(value)
+    if len(plan_numbers) > MAX_PLAN_CODES:
+        raise ValueError(
+            f"{len(plan_numbers)} plan codes in use: the rating's bucket keys allow "
+            f"{MAX_PLAN_CODES}"
+        )
     terms_table = pa.table(rows, schema=TERMS_SCHEMA)
 
     zones: dict[str, list[object]] = {name: [] for name in ZONES_SCHEMA.names}
@@ -275,7 +294,7 @@ def resolve(cycle: str) -> Dimensions:
             prices = _zone_prices(zone)
             for name, value in zip(
                 WORLD_SCHEMA.names,
-                (zone.catalog_id, zone.code, zone.kind, *prices),
+                (zone.catalog_id, zone.pk, _is_home(zone), zone.code, zone.kind, *prices),
                 strict=True,
             ):
                 world[name].append(value)
@@ -283,7 +302,15 @@ def resolve(cycle: str) -> Dimensions:
         zone = zone_by_id[country.zone_id]
         for name, value in zip(
             ZONES_SCHEMA.names,
-            (zone.catalog_id, country.mcc, zone.code, zone.kind, *_zone_prices(zone)),
+            (
+                zone.catalog_id,
+                country.mcc,
+                zone.pk,
+                _is_home(zone),
+                zone.code,
+                zone.kind,
+                *_zone_prices(zone),
+            ),
             strict=True,
         ):
             zones[name].append(value)
@@ -334,6 +361,11 @@ def resolve(cycle: str) -> Dimensions:
         fingerprint=fingerprint,
         markets_with_lines=sorted(markets_with_lines),
     )
+
+
+def _is_home(zone: RoamingZone) -> bool:
+    """Rated at the plan's home prices and allowances (home, and roam like at home)."""
+    return zone.kind in (RoamingZone.Kind.HOME, RoamingZone.Kind.ROAM_LIKE_AT_HOME)
 
 
 def _zone_prices(zone: RoamingZone) -> tuple[int, int, int, int, int]:

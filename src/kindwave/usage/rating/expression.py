@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from kindwave.usage.rating.cycles import DATA_FACTOR, SMS_FACTOR, VOICE_FACTOR
-from kindwave.usage.rating.dimensions import UNLIMITED
+from kindwave.usage.rating.dimensions import MAX_PLAN_CODES, UNLIMITED
 
 OUTPUT_COLUMNS: Final = (
     "record_id",
@@ -52,15 +52,18 @@ class UnratedReason:
     NO_DESTINATION_CLASS = "no_destination_class"  # counterpart matches no prefix
 
 
-def _classes(pairs: ir.Table, prefixes: ir.Table, lengths: Sequence[int]) -> ir.Table:
+def _classes(counterparts: ir.Table, prefixes: ir.Table, lengths: Sequence[int]) -> ir.Table:
     """The destination class of each distinct (version, counterpart): the longest prefix.
 
-    Equi-joins the counterpart's leading ``n`` characters with the prefixes of length
-    ``n``, for each length ``n`` that occurs, and keeps the longest match. No
-    ``startswith`` cross join.
+    ``counterparts`` holds the distinct numbers called or texted. They are paired with
+    every catalogue version that has prefixes (a handful), and the leading ``n``
+    characters of each are equi-joined with the prefixes of length ``n``, for each
+    length ``n`` that occurs; the longest match wins. No ``startswith`` cross join, and
+    no reference to the per-record pipeline (which would make an engine materialise it).
     """
+    versions = prefixes.select(version_id=prefixes.p_version_id).distinct()
     lengths_table = ibis.memtable({"n": list(lengths) or [1]})
-    heads = pairs.cross_join(lengths_table)
+    heads = counterparts.cross_join(versions).cross_join(lengths_table)
     heads = heads.filter(heads.counterpart.length() >= heads.n).mutate(
         lead=heads.counterpart.substr(0, heads.n)
     )
@@ -77,9 +80,19 @@ def _classes(pairs: ir.Table, prefixes: ir.Table, lengths: Sequence[int]) -> ir.
     ).aggregate(c_class=matches.p_class.argmax(matches.p_length))
 
 
+OUTGOING_CLASSIFIED: Final = ("voice_mo", "sms_mo")
+# Bucket keys: line_id x BUCKETS_PER_LINE + plan number x 4 + service (0 voice, 1 SMS,
+# 2 data); NO_BUCKET for the records that count against nothing. Plan numbers stay below
+# MAX_PLAN_CODES (dimensions.resolve refuses more).
+BUCKETS_PER_LINE: Final = 4096
+NO_BUCKET: Final = BUCKETS_PER_LINE - 1
+assert MAX_PLAN_CODES * 4 + 2 < NO_BUCKET  # noqa: S101 — a bucket never takes NO_BUCKET
+
+
 def rate(
     records: ir.Table,
     *,
+    counterparts_from: ir.Table,
     terms: ir.Table,
     zones: ir.Table,
     world: ir.Table,
@@ -89,10 +102,21 @@ def rate(
     start: datetime,
     end: datetime,
 ) -> ir.Table:
-    """Rated records of ``[start, end)``, sorted by line, start time and record id."""
-    r = records.filter(
-        (records.start_time >= ibis.timestamp(start)) & (records.start_time < ibis.timestamp(end))
-    ).select(
+    """Rated records of ``[start, end)``, in no particular order (the engine writes them
+    split by line shard; readers sort what they show).
+
+    ``counterparts_from`` is a second reading of the same records, used only for the
+    distinct numbers to classify: reading the files twice is cheaper than making the
+    engine keep the whole per-record pipeline to refer to it twice.
+
+    Speed: the per-record pipeline carries only what the output needs; plan, version,
+    currency and zone names travel as small integer keys and are looked up at the end,
+    so the running-sum window (one sort of the cycle) moves narrow rows.
+    """
+    in_cycle = (records.start_time >= ibis.timestamp(start)) & (
+        records.start_time < ibis.timestamp(end)
+    )
+    r = records.filter(in_cycle).select(
         "record_id",
         "record_type",
         "msisdn",
@@ -104,24 +128,27 @@ def rate(
         "bytes_down",
         "visited_plmn",
     )
+    called = counterparts_from.filter(
+        (counterparts_from.start_time >= ibis.timestamp(start))
+        & (counterparts_from.start_time < ibis.timestamp(end))
+        & counterparts_from.record_type.isin(list(OUTGOING_CLASSIFIED))
+    )
+    classes = _classes(called.select("counterpart").distinct(), prefixes, lengths)
+
+    t = terms.select(
+        "t_msisdn", "t_imsi", "t_from", "t_to", "terms_id", "line_id", "plan_id", "plan_seq",
+        "version_id", "min_s", "incr_s", "allow_voice", "allow_sms", "allow_data", "data_micro",
+    )  # fmt: skip
     joined = r.left_join(
-        terms,
+        t,
         [
-            r.msisdn == terms.t_msisdn,
-            r.imsi == terms.t_imsi,
-            r.start_time >= terms.t_from,
-            r.start_time < terms.t_to,
+            r.msisdn == t.t_msisdn,
+            r.imsi == t.t_imsi,
+            r.start_time >= t.t_from,
+            r.start_time < t.t_to,
         ],
-    ).drop("t_msisdn", "t_imsi", "t_from", "t_to")
-    service = (
-        ibis.cases(
-            (joined.record_type.isin(["voice_mo", "voice_mt"]), "voice"),
-            (joined.record_type.isin(["sms_mo", "sms_mt"]), "sms"),
-            else_="data",
-        )
-    ).name("service")
-    direction = ibis.ifelse(joined.record_type.isin(["voice_mt", "sms_mt"]), "in", "out")
-    base = joined.mutate(service=service, direction=direction, mcc=joined.visited_plmn.substr(0, 3))
+    ).drop("t_msisdn", "t_imsi", "t_from", "t_to", "imsi")
+    base = joined.mutate(mcc=joined.visited_plmn.substr(0, 3)).drop("visited_plmn")
 
     # Zone: the MCC's zone in the pricing version, else the version's rest of the world.
     with_zone = base.left_join(
@@ -129,48 +156,40 @@ def rate(
     )
     with_zone = with_zone.left_join(world, [with_zone.version_id == world.w_version_id])
     z = with_zone.mutate(
-        zone_code=with_zone.z_code.coalesce(with_zone.w_code),
-        zone_kind=with_zone.z_kind.coalesce(with_zone.w_kind),
+        zone_id=with_zone.z_zone_id.coalesce(with_zone.w_zone_id),
+        zone_home=with_zone.z_home.coalesce(with_zone.w_home),
         zp_voice_out=with_zone.z_voice_out.coalesce(with_zone.w_voice_out),
         zp_voice_in=with_zone.z_voice_in.coalesce(with_zone.w_voice_in),
         zp_sms_out=with_zone.z_sms_out.coalesce(with_zone.w_sms_out),
         zp_sms_in=with_zone.z_sms_in.coalesce(with_zone.w_sms_in),
         zp_data=with_zone.z_data.coalesce(with_zone.w_data),
     ).drop(
-        "z_version_id", "z_mcc", "z_code", "z_kind", "z_voice_out", "z_voice_in",
-        "z_sms_out", "z_sms_in", "z_data", "w_version_id", "w_code", "w_kind",
+        "mcc", "z_version_id", "z_mcc", "z_zone_id", "z_home", "z_voice_out", "z_voice_in",
+        "z_sms_out", "z_sms_in", "z_data", "w_version_id", "w_zone_id", "w_home",
         "w_voice_out", "w_voice_in", "w_sms_out", "w_sms_in", "w_data",
     )  # fmt: skip
 
-    # Destination class of outgoing calls and SMS: classify distinct pairs, join back.
-    classified_kinds = z.service.isin(["voice", "sms"]) & (z.direction == "out")
-    pairs = (
-        z.filter(classified_kinds & z.version_id.notnull())
-        .select("version_id", "counterpart")
-        .distinct()
-    )
-    classes = _classes(pairs, prefixes, lengths)
     c = z.left_join(
         classes,
         [z.version_id == classes.c_version_id, z.counterpart == classes.c_counterpart],
     )
     c = c.mutate(
         class_code=ibis.ifelse(
-            c.service.isin(["voice", "sms"]) & (c.direction == "out"),
-            c.c_class,
-            ibis.null(str),
+            c.record_type.isin(list(OUTGOING_CLASSIFIED)), c.c_class, ibis.null(str)
         )
     ).drop("c_version_id", "c_counterpart", "c_class")
     p = c.left_join(rates, [c.plan_id == rates.r_plan_id, c.class_code == rates.r_class]).drop(
         "r_plan_id", "r_class"
     )
 
-    at_home = p.zone_kind.isin(list(HOME_KINDS))
-    is_voice, is_sms, is_data = p.service == "voice", p.service == "sms", p.service == "data"
-    is_out = p.direction == "out"
+    at_home = p.zone_home
+    is_voice = p.record_type.isin(["voice_mo", "voice_mt"])
+    is_sms = p.record_type.isin(["sms_mo", "sms_mt"])
+    is_data = p.record_type == "data"
+    is_out = p.record_type.isin(["voice_mo", "sms_mo", "data"])
     reason = ibis.cases(
         (p.line_id.isnull(), UnratedReason.NO_LINE),
-        (p.plan_code.isnull(), UnratedReason.NO_PLAN),
+        (p.plan_seq.isnull(), UnratedReason.NO_PLAN),
         (p.plan_id.isnull(), UnratedReason.NO_TERMS),
         (at_home & is_out & ~is_data & p.class_code.isnull(), UnratedReason.NO_DESTINATION_CLASS),
         else_=ibis.null(str),
@@ -207,60 +226,85 @@ def rate(
         (at_home, p.data_micro * DATA_FACTOR),
         else_=p.zp_data * DATA_FACTOR,
     ).cast("int64")
-    prepared = p.mutate(
+    bucket_size = ibis.ifelse(at_home, allowance, 0).fill_null(0).cast("int64")
+    counted = reason.isnull() & (bucket_size != 0)
+    service_number = ibis.cases((is_voice, 0), (is_sms, 1), else_=2)
+    prepared = p.select(
+        "record_id",
+        "record_type",
+        "counterpart",
+        "start_time",
+        "terms_id",
+        "line_id",
+        "zone_id",
+        "class_code",
         unrated_reason=reason,
         quantity=quantity,
         unit_price=price,
-        bucket_size=ibis.ifelse(at_home, allowance, 0).fill_null(0).cast("int64"),
+        bucket_size=bucket_size,
+        counted=counted,
+        # One integer partition key per bucket (line, plan, service): sorting on it is
+        # cheaper than on strings. A line's records that count against no allowance share
+        # the line's last key (NO_BUCKET), so the window's partitions stay small and many.
+        bucket_key=p.line_id * BUCKETS_PER_LINE
+        + ibis.ifelse(counted, p.plan_seq * 4 + service_number, NO_BUCKET),
     )
-    counted = prepared.unrated_reason.isnull() & (prepared.bucket_size != 0)
 
-    # Allowances: a running sum in chronological order, only over the records that count.
-    consuming = prepared.filter(counted)
-    # One integer partition key per bucket (line, plan, service): sorting on it is much
-    # cheaper than on two strings and an integer.
-    consuming = consuming.mutate(
-        bucket_key=consuming.line_id * 4096
-        + consuming.plan_seq * 4
-        + ibis.cases((consuming.service == "voice", 0), (consuming.service == "sms", 1), else_=2)
-    )
+    # Allowances: a running sum in chronological order per bucket.
     window = ibis.window(
-        group_by=[consuming.bucket_key],
-        order_by=[consuming.start_time, consuming.record_id],
+        group_by=[prepared.bucket_key],
+        order_by=[prepared.start_time, prepared.record_id],
         rows=(None, 0),
     )
-    bucket = consuming.bucket_size.first().over(window)
+    bucket = prepared.bucket_size.first().over(window)
     # DuckDB sums BIGINT into HUGEINT while Ibis types the sum int64 (and so drops a cast
     # to int64): a cast through DECIMAL(38, 0) forces BIGINT on both engines.
-    used_through = consuming.quantity.sum().over(window).cast("decimal(38, 0)").cast("int64")
-    used_before = used_through - consuming.quantity
-    consumed = consuming.mutate(
-        allowance_bucket=bucket.cast("int64"),
-        included=ibis.ifelse(
-            bucket == UNLIMITED,
-            consuming.quantity,
-            ibis.greatest(ibis.least(bucket - used_before, consuming.quantity), 0),
+    used_through = prepared.quantity.sum().over(window).cast("decimal(38, 0)").cast("int64")
+    used_before = used_through - prepared.quantity
+    in_bucket = prepared.counted
+    both = prepared.mutate(
+        allowance_bucket=ibis.ifelse(in_bucket, bucket, ibis.null("int64")).cast("int64"),
+        included=ibis.cases(
+            (prepared.unrated_reason.notnull(), ibis.null("int64")),
+            (~in_bucket, 0),
+            (bucket == UNLIMITED, prepared.quantity),
+            else_=ibis.greatest(ibis.least(bucket - used_before, prepared.quantity), 0),
         ).cast("int64"),
-    ).drop("bucket_key")
-    others = prepared.filter(~counted).mutate(
-        allowance_bucket=ibis.null("int64"),
-        included=ibis.ifelse(prepared.unrated_reason.isnull(), 0, ibis.null("int64")).cast("int64"),
     )
-    both = consumed.union(others.select(consumed.columns))
-    rated = both.unrated_reason.isnull()
-    charged = (both.quantity - both.included).cast("int64")
-    out = both.mutate(
+    # Names last: small lookups by integer key.
+    names = terms.select(
+        n_terms_id=terms.terms_id,
+        msisdn=terms.t_msisdn,
+        plan_code=terms.plan_code,
+        catalog_version=terms.catalog_version,
+        t_currency=terms.currency,
+    )
+    named = both.left_join(names, both.terms_id == names.n_terms_id)
+    zone_names = zones.select(
+        zn_id=zones.z_zone_id, zone_code=zones.z_code, zone_kind=zones.z_kind
+    ).union(world.select(zn_id=world.w_zone_id, zone_code=world.w_code, zone_kind=world.w_kind))
+    zone_names = zone_names.distinct()
+    named = named.left_join(zone_names, named.zone_id == zone_names.zn_id)
+    rated = named.unrated_reason.isnull()
+    charged = (named.quantity - named.included).cast("int64")
+    service = ibis.cases(
+        (named.record_type.isin(["voice_mo", "voice_mt"]), "voice"),
+        (named.record_type.isin(["sms_mo", "sms_mt"]), "sms"),
+        else_="data",
+    )
+    out = named.mutate(
+        msisdn=named.msisdn,
+        service=service,
+        direction=ibis.ifelse(named.record_type.isin(["voice_mt", "sms_mt"]), "in", "out"),
         charged=charged,
-        charge_units=ibis.ifelse(rated, charged * both.unit_price, ibis.null("int64")).cast(
+        charge_units=ibis.ifelse(rated, charged * named.unit_price, ibis.null("int64")).cast(
             "int64"
         ),
         status=ibis.ifelse(rated, "rated", "unrated"),
-        usage_date=both.start_time.date(),
-        currency=ibis.ifelse(rated, both.currency, ibis.null(str)),
-    )
-    return out.select(*OUTPUT_COLUMNS).order_by(
-        ibis.asc(out.line_id, nulls_first=False), out.start_time, out.record_id
-    )
+        usage_date=named.start_time.date(),
+        currency=ibis.ifelse(rated, named.t_currency, ibis.null(str)),
+    ).select(*OUTPUT_COLUMNS)
+    return out
 
 
 def summaries(rated: ir.Table) -> ir.Table:

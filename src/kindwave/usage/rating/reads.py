@@ -88,8 +88,9 @@ class ChargeLine:
 
 
 def _query(cycle: str, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` over the cycle's rated parts (``rated`` in the query); [] if none."""
-    parts = store.cycle_parts(cycle)
+    """Run ``sql`` over the rated parts of the cycle that can hold ``parameters["line"]``'s
+    records (``rated`` in the query); [] if none."""
+    parts = store.cycle_parts(cycle, parameters["line"])
     if not parts:
         return []
     import duckdb

@@ -27,12 +27,25 @@ def cycle_link(cycle: str) -> Path:
     return rated_root() / f"cycle={cycle}"
 
 
-def cycle_parts(cycle: str) -> list[str]:
-    """The Parquet parts of the cycle's current output ([] if never rated)."""
+# A cycle's rated records are split by line into SHARDS directories
+# (``line_shard=<line_id % SHARDS>/``, hive style, as both engines write them), so one
+# line's records are read from one shard: a cheap scan instead of a global sort.
+SHARDS = 64
+SHARD_COLUMN = "line_shard"
+
+
+def shard_of(line_id: int) -> int:
+    return line_id % SHARDS
+
+
+def cycle_parts(cycle: str, line_id: int | None = None) -> list[str]:
+    """The Parquet parts of the cycle's current output ([] if never rated); only those
+    that can hold ``line_id``'s records when it is given."""
     link = cycle_link(cycle)
     if not link.exists():
         return []
-    return sorted(str(path) for path in link.glob("*.parquet"))
+    pattern = "*/*.parquet" if line_id is None else f"{SHARD_COLUMN}={shard_of(line_id)}/*.parquet"
+    return sorted(str(path) for path in link.glob(pattern))
 
 
 def new_run_dir(cycle: str) -> Path:
