@@ -18,6 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 FORMAT_VERSION = 1
 
 COLUMNS: tuple[str, ...] = (
@@ -146,8 +150,8 @@ def record_problems(
     ``known_cells`` are the ``cell_id`` values of its ``cells.csv``, which every
     record made at home must use. When ``file_hour`` (the UTC hour the record's
     file covers) is given, the record must start within that hour.
-    Pure: no I/O, no database. :func:`record_valid_sql` is its mirror in SQL (a test
-    checks that they agree).
+    Pure: no I/O, no database. :class:`BulkValidator` is its mirror for many records at
+    once (a test checks that they agree).
     """
     problems: list[Problem] = []
 
@@ -225,12 +229,26 @@ def record_problems(
     for message in messages:
         invalid(message)
 
-    visited_plmn = field("visited_plmn")
+    problems.extend(_network_problems(row, home_plmn, known_cells))
+    return problems
+
+
+def _network_problems(
+    row: dict[str, str], home_plmn: str, known_cells: set[str] | frozenset[str]
+) -> list[Problem]:
+    """The problems of ``visited_plmn`` and ``cell_id``, which depend on nothing else (so
+    :class:`BulkValidator` asks only once per distinct pair)."""
+    problems: list[Problem] = []
+
+    def invalid(message: str) -> None:
+        problems.append(Problem(INVALID_RECORD, message))
+
+    visited_plmn = row.get("visited_plmn") or ""
     plmn_ok = _PLMN.fullmatch(visited_plmn) is not None
     if "visited_plmn" in row and not plmn_ok:
         invalid(f"visited_plmn {visited_plmn!r} is not MCC-MNC (e.g. 234-30)")
 
-    cell_id = field("cell_id")
+    cell_id = row.get("cell_id") or ""
     if "cell_id" in row:
         cell = _CELL_ID.fullmatch(cell_id)
         if cell is None:
@@ -287,54 +305,267 @@ def _count(row: dict[str, str], name: str, maximum: int, problems: list[str]) ->
     return value
 
 
-def record_valid_sql(home_plmn: str, *, known_cells: str = "known_cells") -> str:
-    """A DuckDB boolean expression, true exactly when :func:`record_problems` finds nothing.
+# --- Checking records in bulk --------------------------------------------------------------
+#
+# The ingest checks millions of records a minute. ``BulkValidator`` answers, for a whole
+# table of records at once, exactly the question "does ``record_problems`` find nothing?",
+# without a regular expression per row: the text columns are looked at as Arrow buffers
+# through NumPy (lengths, a lookup table per byte, digits at fixed places), and the pair
+# (cell_id, visited_plmn), which takes few distinct values, is asked of the Python rule
+# itself once per distinct pair. A test checks the two agree on generated records.
 
-    It reads the 11 columns as strings (never NULL), ``file_hour`` (a UTC ``TIMESTAMP``
-    or NULL when the file covers no particular hour) and a table ``known_cells(cell_id)``.
-    The ingest checks millions of records with it in bulk and asks
-    :func:`record_problems` only about those it rejects, so the messages and reason
-    codes have one definition.
-    """
-    if not _PLMN.fullmatch(home_plmn):
-        raise ValueError(f"home_plmn {home_plmn!r} is not MCC-MNC")
-    e164 = r"\+[1-9][0-9]{6,14}"
-    count = "0|[1-9][0-9]*"
-    start = "try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ')"
-    timestamp = _START_TIME.pattern
-    types = ", ".join(f"'{kind}'" for kind in RECORD_TYPES)
-    sms = ", ".join(f"'{kind}'" for kind in SMS_TYPES)
-    # Only module constants and a checked PLMN are interpolated.
-    return f"""coalesce(
-        length(record_id) BETWEEN 1 AND {MAX_RECORD_ID_LENGTH}
-        AND regexp_full_match(record_id, '[A-Za-z0-9][A-Za-z0-9._:-]*')
-        AND record_type IN ({types})
-        AND regexp_full_match(msisdn, '{e164}')
-        AND regexp_full_match(imsi, '[0-9]{{15}}')
-        AND starts_with(imsi, '{plmn_digits(home_plmn)}')
-        AND CASE WHEN record_type = 'data' THEN counterpart = ''
-                 ELSE regexp_full_match(counterpart, '{e164}|[0-9]{{3,6}}') END
-        AND regexp_full_match(start_time, '{timestamp}')
-        AND start_time >= '0001'
-        AND {start} IS NOT NULL
-        AND (file_hour IS NULL
-             OR ({start} >= file_hour AND {start} < file_hour + INTERVAL 1 HOUR))
-        AND regexp_full_match(duration_s, '{count}')
-        AND TRY_CAST(duration_s AS BIGINT) <= {MAX_DURATION_S}
-        AND (record_type NOT IN ({sms}) OR duration_s = '0')
-        AND regexp_full_match(bytes_up, '{count}')
-        AND TRY_CAST(bytes_up AS BIGINT) <= {MAX_BYTES}
-        AND regexp_full_match(bytes_down, '{count}')
-        AND TRY_CAST(bytes_down AS BIGINT) <= {MAX_BYTES}
-        AND (record_type = 'data' OR (bytes_up = '0' AND bytes_down = '0'))
-        AND regexp_full_match(visited_plmn, '[0-9]{{3}}-[0-9]{{2,3}}')
-        AND regexp_full_match(cell_id, '[0-9]{{3}}-[0-9]{{2,3}}-[0-9]{{1,5}}-[0-9]{{1,9}}')
-        AND TRY_CAST(split_part(cell_id, '-', 3) AS INTEGER) BETWEEN 1 AND {_MAX_LAC}
-        AND TRY_CAST(split_part(cell_id, '-', 4) AS BIGINT) <= {_MAX_CI}
-        AND split_part(cell_id, '-', 1) || '-' || split_part(cell_id, '-', 2) = visited_plmn
-        AND (visited_plmn <> '{home_plmn}'
-             OR cell_id IN (SELECT cell_id FROM {known_cells})),
-        false)"""  # noqa: S608
+NO_HOUR = np.iinfo(np.int64).min  # in ``file_hours``: the record's file covers no hour
+
+
+def _byte_class(characters: str) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(characters.encode("ascii"), dtype=np.uint8)] = True
+    return table
+
+
+_DIGITS = "0123456789"
+_IS_DIGIT = _byte_class(_DIGITS)
+_IS_ALNUM = _byte_class(_DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_IS_ID_CHAR = _byte_class(_DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._:-")
+_START_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+_START_MARKS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+class _Text:
+    """One string column as NumPy views of its Arrow buffers: ``offsets`` (n + 1, int64,
+    into ``data``) and ``data`` (uint8). Nulls count as empty strings."""
+
+    def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
+        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if array.type != pa.string():
+            array = array.cast(pa.string())
+        if array.null_count:
+            array = pc.fill_null(array, "")
+        count = len(array)
+        buffers = array.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int32, count=array.offset + count + 1)
+        self.offsets = offsets[array.offset :].astype(np.int64)
+        data = buffers[2]
+        self.data = (
+            np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+        )
+        self.lengths = np.diff(self.offsets)
+        self._counts: dict[int, np.ndarray] = {}
+
+    def outside(self, allowed: np.ndarray) -> np.ndarray:
+        """How many bytes of each value are not ``allowed`` (a 256-entry lookup table)."""
+        key = id(allowed)
+        if key not in self._counts:
+            first, last = int(self.offsets[0]), int(self.offsets[-1])
+            outside = ~allowed[self.data[first:last]]
+            running = np.zeros(last - first + 1, dtype=np.int64)
+            np.cumsum(outside, out=running[1:])
+            self._counts[key] = (
+                running[self.offsets[1:] - first] - running[self.offsets[:-1] - first]
+            )
+        return self._counts[key]
+
+    def byte(self, position: int) -> np.ndarray:
+        """The byte at ``position`` of each value (0 where the value is shorter)."""
+        has = self.lengths > position
+        result = np.zeros(len(self.lengths), dtype=np.uint8)
+        result[has] = self.data[self.offsets[:-1][has] + position]
+        return result
+
+    def fixed(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """(which values are ``width`` bytes long, an n-by-width matrix of their bytes)."""
+        fits = self.lengths == width
+        count = len(self.lengths)
+        first, last = int(self.offsets[0]), int(self.offsets[-1])
+        if fits.all():
+            return fits, self.data[first:last].reshape(count, width)
+        matrix = np.zeros((count, width), dtype=np.uint8)
+        starts = self.offsets[:-1][fits]
+        matrix[fits] = self.data[starts[:, None] + np.arange(width)]
+        return fits, matrix
+
+
+class BulkChecked(NamedTuple):
+    """What :meth:`BulkValidator.check` found: ``valid`` per record, and for the valid
+    ones the typed values (µs since the epoch, UTC; whole numbers); 0 elsewhere."""
+
+    valid: np.ndarray
+    start_us: np.ndarray
+    duration_s: np.ndarray
+    bytes_up: np.ndarray
+    bytes_down: np.ndarray
+
+
+class BulkValidator:
+    """:func:`record_problems` for many records at once: ``check(table)`` says which rows
+    it would find nothing wrong with. Thread-safe; one instance per host network and set
+    of cells (it remembers the verdict on each (cell_id, visited_plmn) pair)."""
+
+    def __init__(self, *, home_plmn: str, known_cells: set[str] | frozenset[str]) -> None:
+        if not _PLMN.fullmatch(home_plmn):
+            raise ValueError(f"home_plmn {home_plmn!r} is not MCC-MNC")
+        self.home_plmn = home_plmn
+        self.known_cells = known_cells
+        self._imsi_prefix = plmn_digits(home_plmn)
+        self._networks: dict[tuple[str, str], bool] = {}
+
+    def check(
+        self, table: pa.Table, file_hours: datetime | np.ndarray | None = None
+    ) -> BulkChecked:
+        """``table`` holds the 11 columns as text (other columns are ignored);
+        ``file_hours`` is the hour every record's file covers (an aware datetime, or None
+        for none), or one per record as seconds since the epoch (:data:`NO_HOUR`: none).
+        """
+        count = table.num_rows
+        kinds = pc.index_in(table.column("record_type"), value_set=pa.array(RECORD_TYPES))
+        kind = kinds.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
+        valid = kind >= 0
+        sms = (kind == RECORD_TYPES.index("sms_mo")) | (kind == RECORD_TYPES.index("sms_mt"))
+        data = kind == RECORD_TYPES.index("data")
+
+        record_id = _Text(table.column("record_id"))
+        valid &= (record_id.lengths >= 1) & (record_id.lengths <= MAX_RECORD_ID_LENGTH)
+        valid &= (record_id.outside(_IS_ID_CHAR) == 0) & _IS_ALNUM[record_id.byte(0)]
+
+        valid &= _e164(_Text(table.column("msisdn")))
+
+        imsi = _Text(table.column("imsi"))
+        valid &= (imsi.lengths == 15) & (imsi.outside(_IS_DIGIT) == 0)
+        valid &= pc.starts_with(table.column("imsi"), self._imsi_prefix).to_numpy(
+            zero_copy_only=False
+        )
+
+        counterpart = _Text(table.column("counterpart"))
+        short_code = (
+            (counterpart.lengths >= 3)
+            & (counterpart.lengths <= 6)
+            & (counterpart.outside(_IS_DIGIT) == 0)
+        )
+        valid &= np.where(data, counterpart.lengths == 0, _e164(counterpart) | short_code)
+
+        start_ok, start_us = _start_times(_Text(table.column("start_time")), file_hours, count)
+        valid &= start_ok
+
+        numbers = []
+        for name, maximum in (
+            ("duration_s", MAX_DURATION_S),
+            ("bytes_up", MAX_BYTES),
+            ("bytes_down", MAX_BYTES),
+        ):
+            ok, value = _counts(table.column(name), maximum)
+            valid &= ok
+            numbers.append(value)
+        duration, up, down = numbers
+        valid &= ~sms | (duration == 0)
+        valid &= data | ((up == 0) & (down == 0))
+
+        valid &= self._networks_ok(table.column("cell_id"), table.column("visited_plmn"))
+
+        def zero_unless_valid(values: np.ndarray) -> np.ndarray:
+            return np.where(valid, values, 0)
+
+        return BulkChecked(
+            valid,
+            zero_unless_valid(start_us),
+            zero_unless_valid(duration),
+            zero_unless_valid(up),
+            zero_unless_valid(down),
+        )
+
+    def _networks_ok(self, cells: pa.ChunkedArray, plmns: pa.ChunkedArray) -> np.ndarray:
+        """Per record: the rule on (cell_id, visited_plmn), asked once per distinct pair."""
+        if len(cells) == 0:
+            return np.ones(0, dtype=bool)
+        cell_codes = pc.dictionary_encode(cells).combine_chunks()
+        plmn_codes = pc.dictionary_encode(plmns).combine_chunks()
+        plmn_values = plmn_codes.dictionary.to_pylist()
+        key = cell_codes.indices.to_numpy().astype(np.int64) * len(plmn_values)
+        key += plmn_codes.indices.to_numpy()
+        pairs, inverse = np.unique(key, return_inverse=True)
+        cell_values = cell_codes.dictionary.to_pylist()
+        verdicts = np.empty(len(pairs), dtype=bool)
+        for index, pair in enumerate(pairs.tolist()):
+            cell_plmn = (
+                cell_values[pair // len(plmn_values)],
+                plmn_values[pair % len(plmn_values)],
+            )
+            verdict = self._networks.get(cell_plmn)
+            if verdict is None:
+                row = {"cell_id": cell_plmn[0], "visited_plmn": cell_plmn[1]}
+                verdict = not _network_problems(row, self.home_plmn, self.known_cells)
+                self._networks[cell_plmn] = verdict
+            verdicts[index] = verdict
+        return verdicts[inverse]
+
+
+def _e164(text: _Text) -> np.ndarray:
+    """``+[1-9][0-9]{6,14}``: a plus, then 7 to 15 digits, the first not 0."""
+    second = text.byte(1)
+    return (
+        (text.lengths >= 8)
+        & (text.lengths <= 16)
+        & (text.byte(0) == ord("+"))
+        & (text.outside(_IS_DIGIT) == 1)
+        & (second >= ord("1"))
+        & (second <= ord("9"))
+    )
+
+
+def _counts(column: pa.ChunkedArray, maximum: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are ``0|[1-9][0-9]*`` and at most ``maximum``, and their values."""
+    text = _Text(column)
+    first = text.byte(0)
+    ok = (text.lengths >= 1) & (text.lengths <= len(str(maximum)))
+    ok &= (text.outside(_IS_DIGIT) == 0) & ((first != ord("0")) | (text.lengths == 1))
+    readable = column if ok.all() else pc.if_else(pa.array(ok), column, "0")
+    values = pc.cast(readable, pa.int64())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    numbers = values.to_numpy()
+    ok &= numbers <= maximum
+    return ok, numbers
+
+
+def _start_times(
+    text: _Text, file_hours: datetime | np.ndarray | None, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are ``YYYY-MM-DDTHH:MM:SSZ``, a real UTC instant (in the file's hour
+    when there is one), and those instants in µs since the epoch."""
+    fits, matrix = text.fixed(20)
+    ok = fits & _IS_DIGIT[matrix[:, _START_DIGITS]].all(axis=1)
+    for position, mark in _START_MARKS.items():
+        ok &= matrix[:, position] == ord(mark)
+    digits = matrix.astype(np.int64) - ord("0")
+
+    def number(*positions: int) -> np.ndarray:
+        value = np.zeros(count, dtype=np.int64)
+        for position in positions:
+            value = value * 10 + digits[:, position]
+        return value
+
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+    if isinstance(file_hours, datetime):
+        begins = np.full(count, int(file_hours.timestamp()), dtype=np.int64)
+    elif file_hours is None:
+        begins = np.full(count, NO_HOUR, dtype=np.int64)
+    else:
+        begins = file_hours
+    ok &= (begins == NO_HOUR) | ((seconds >= begins) & (seconds < begins + 3600))
+    return ok, seconds * 1_000_000
 
 
 def read_usage_file(path: Path | str) -> Iterator[NumberedRow]:

@@ -15,7 +15,7 @@ import time
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -39,12 +39,14 @@ from kindwave.usage.fileformat import (
     EXTRA_FIELDS_KEY,
     FORMAT_VERSION,
     HEADER_LINE,
+    NO_HOUR,
     TIME_FORMAT,
+    BulkChecked,
+    BulkValidator,
     UsageFileError,
     hour_of_file,
     read_usage_file,
     record_problems,
-    record_valid_sql,
 )
 from kindwave.usage.models import Cell, QuarantinedRecord, QuarantineReason, UsageFile
 
@@ -146,6 +148,10 @@ class IngestSummary:
     accepted: int = 0
     duplicates: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    # BER files: records of unrated types left out (by 32.298 record name), and unknown
+    # vendor fields dropped from the records that were read.
+    cdr_skipped: Counter[str] = field(default_factory=Counter)
+    cdr_vendor_fields: int = 0
     seconds: float = 0.0
 
     @property
@@ -311,122 +317,121 @@ class _Checked:
 
 
 class _Checker:
-    """Checks records in bulk on DuckDB: the format (``record_valid_sql``), the line, the
-    duplicates. Holds what one run needs: cells, line intervals, the lake's record ids."""
+    """Checks records in bulk: the format (:class:`BulkValidator`, in the reader threads
+    for whole files), the line and the duplicates (on DuckDB). Holds what one run needs:
+    cells, line intervals, the lake's record ids."""
 
     def __init__(self, *, market: Market, home_plmn: str, horizon_days: int) -> None:
         self.market = market
         self.home_plmn = home_plmn
         self.horizon_days = horizon_days
         self.cells = frozenset(Cell.objects.values_list("cell_id", flat=True))
+        self.validator = BulkValidator(home_plmn=home_plmn, known_cells=self.cells)
         self.db = duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
-        self.db.execute("CREATE TABLE known_cells (cell_id VARCHAR PRIMARY KEY)")
-        if self.cells:
-            cells = pa.table({"cell_id": pa.array(sorted(self.cells), pa.string())})
-            self.db.register("cells_arrow", cells)
-            self.db.execute("INSERT INTO known_cells SELECT cell_id FROM cells_arrow")
-            self.db.unregister("cells_arrow")
         self.db.register("intervals_arrow", line_intervals(market))
         self.db.execute("CREATE TABLE intervals AS SELECT * FROM intervals_arrow")
         self.db.unregister("intervals_arrow")
         self.db.execute("CREATE TABLE seen (id_hash UBIGINT, usage_date DATE)")
         self.loaded: tuple[date, date] | None = None
-        self.valid_sql = record_valid_sql(home_plmn)
-        self._pairs: set[tuple[str, str]] | None = None
         self._line_index: LineIndex | None = None
 
     def close(self) -> None:
         self.db.close()
 
-    def check(self, sources: Sequence[_Source], rows: pa.Table) -> _Checked:
-        """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text).
+    def check(
+        self, sources: Sequence[_Source], rows: pa.Table, bulk: BulkChecked | None = None
+    ) -> _Checked:
+        """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text);
+        ``bulk`` is what :class:`BulkValidator` said of them, when already known.
 
-        DuckDB answers only narrow questions (which rows fail), by row number, so the
-        records' text is never copied into it; the accepted rows are typed with Arrow.
+        Only the rows that fail are turned into Python values (to word their reason);
+        DuckDB answers narrow questions (which pairs, which rows) by row number, and the
+        accepted rows are typed from the validator's values.
         """
         by_index = {source.index: source for source in sources}
         count = rows.num_rows
-        rows = rows.append_column("row", pa.array(np.arange(count, dtype=np.int64)))
-        files = pa.table(
-            {
-                "file_index": pa.array([s.index for s in sources], pa.int32()),
-                "file_hour": pa.array(
-                    [_naive_utc(s.file_hour) if s.file_hour else None for s in sources],
-                    pa.timestamp("us"),
-                ),
+        if bulk is None:
+            hours = {
+                s.index: int(s.file_hour.timestamp()) if s.file_hour else NO_HOUR for s in sources
             }
-        )
-        ok = np.ones(count, dtype=bool)
+            file_hours = (
+                np.array([hours[i] for i in range(max(hours, default=0) + 1)])
+                if hours
+                else np.zeros(0, np.int64)
+            )
+            row_hours = (
+                file_hours[rows.column("file_index").to_numpy()] if count else np.zeros(0, np.int64)
+            )
+            bulk = self.validator.check(rows, row_hours.astype(np.int64))
+        ok = bulk.valid.copy()
+        start_us = bulk.start_us
         held: list[_Held] = []
         broken: dict[int, str] = {}
-        db = self.db
-        db.register("files", files)
-        db.register("batch", rows)
-        try:
-            # One pass: rows that break the format, or whose line was not in service.
-            suspects = (
-                db.sql(
-                    f"""SELECT row, ok FROM (
-                        SELECT row, msisdn, imsi, {self.valid_sql} AS ok,
-                               try_strptime(start_time, '%Y-%m-%dT%H:%M:%SZ') AS at
-                        FROM batch JOIN files USING (file_index)) b
-                    WHERE NOT ok OR NOT EXISTS (
-                        SELECT 1 FROM intervals i
-                        WHERE i.msisdn = b.msisdn AND i.imsi = b.imsi AND i.valid_from <= b.at
-                          AND (i.valid_to IS NULL OR b.at < i.valid_to))
-                    ORDER BY row"""  # noqa: S608 — module constants
-                )
-                .to_arrow_table()
-                .to_pylist()
-            )
-            records = _take(rows, [suspect["row"] for suspect in suspects])
-            for suspect, record in zip(suspects, records, strict=True):
-                index = suspect["row"]
-                source = by_index[record["file_index"]]
-                raw = {column: record[column] for column in COLUMNS}
-                if not suspect["ok"]:
-                    if source.whole_file and source.position_kind == "line":
-                        why = _broken_line(raw)
-                        if why is not None:
-                            broken.setdefault(
-                                source.index, f"{source.name}: line {record['position']}: {why}"
-                            )
-                            continue
-                    problems = record_problems(
-                        raw,
-                        home_plmn=self.home_plmn,
-                        known_cells=self.cells,
-                        file_hour=source.file_hour,
+        suspects = np.flatnonzero(~ok)
+        late: list[int] = []  # valid after all in Python: typed below
+        for index, record in zip(suspects.tolist(), _take(rows, suspects.tolist()), strict=True):
+            source = by_index[record["file_index"]]
+            raw = {column: record[column] for column in COLUMNS}
+            if source.whole_file and source.position_kind == "line":
+                why = _broken_line(raw)
+                if why is not None:
+                    broken.setdefault(
+                        source.index, f"{source.name}: line {record['position']}: {why}"
                     )
-                    if problems:
-                        ok[index] = False
-                        held.append(
-                            _Held(
-                                source.index,
-                                record["position"],
-                                raw,
-                                problems[0].code,
-                                "; ".join(problem.message for problem in problems),
-                            )
-                        )
-                        continue
-                    # Valid after all (the SQL mirror was stricter): its line decides.
+                    continue
+            problems = record_problems(
+                raw, home_plmn=self.home_plmn, known_cells=self.cells, file_hour=source.file_hour
+            )
+            if problems:
+                held.append(
+                    _Held(
+                        source.index,
+                        record["position"],
+                        raw,
+                        problems[0].code,
+                        "; ".join(problem.message for problem in problems),
+                    )
+                )
+            else:  # only a row holding nulls can get here: the bulk check mirrors Python
+                late.append(index)
+        if late:
+            bulk = _with_python_values(bulk, rows, late)
+            start_us = bulk.start_us
+            ok[late] = True
+        if broken:
+            held = [entry for entry in held if entry.source not in broken]
+            ok &= ~np.isin(rows.column("file_index").to_numpy(), sorted(broken))
+        db = self.db
+        at = pa.Array.from_buffers(pa.timestamp("us"), count, [None, pa.py_buffer(start_us)])
+        usage_date = pc.cast(at, pa.date32())
+        checking = pa.table(
+            {
+                "row": pa.array(np.arange(count, dtype=np.int64)),
+                "ok": pa.array(ok),
+                "record_id": rows.column("record_id"),
+                "msisdn": rows.column("msisdn"),
+                "imsi": rows.column("imsi"),
+                "started": at,
+                "usage_date": usage_date,
+            }
+        )
+        db.register("batch_ok", checking)
+        try:
+            for index in self._rows(_LINE_FAILURES).tolist():
+                record = _take(rows, [index])[0]
                 line = self._line_problem(record)
                 if line is not None:
                     ok[index] = False
-                    held.append(_Held(source.index, record["position"], raw, *line))
-            if broken:
-                held = [entry for entry in held if entry.source not in broken]
-                file_index = rows.column("file_index").to_numpy()
-                ok &= ~np.isin(file_index, sorted(broken))
-            self._set_ok(rows, ok)
+                    raw = {column: record[column] for column in COLUMNS}
+                    held.append(_Held(record["file_index"], record["position"], raw, *line))
+            db.unregister("batch_ok")
+            db.register("batch_ok", checking.set_column(1, "ok", pa.array(ok)))
             duplicates, dropped = self._duplicates(rows, by_index, held)
             ok[dropped] = False
         finally:
-            for name in ("batch", "batch_ok", "files"):
-                with contextlib.suppress(duckdb.Error):
-                    db.unregister(name)
+            with contextlib.suppress(duckdb.Error):
+                db.unregister("batch_ok")
         held.sort(key=lambda entry: (entry.source, entry.position))
         file_index = rows.column("file_index").to_numpy()
         dropped_keys = {
@@ -436,18 +441,12 @@ class _Checker:
             )
         }
         return _Checked(
-            _typed(
-                rows if ok.all() else rows.filter(pa.array(ok)),
-                {s.index: s.sha256 for s in sources},
-            ),
+            _typed(rows, bulk, ok, usage_date, {s.index: s.sha256 for s in sources}),
             held,
             duplicates,
             dropped_keys,
             broken,
         )
-
-    def _set_ok(self, rows: pa.Table, ok: np.ndarray) -> None:
-        self.db.register("batch_ok", rows.append_column("ok", pa.array(ok)))
 
     def _rows(self, query: str) -> np.ndarray:
         """The row numbers a query returns (as a sorted int64 array)."""
@@ -506,9 +505,9 @@ class _Checker:
         db = self.db
         duplicates: Counter[int] = Counter()
         dropped: list[int] = []
-        span = db.sql(
-            "SELECT min(start_time)[:10]::DATE, max(start_time)[:10]::DATE FROM batch_ok WHERE ok"
-        ).fetchall()[0]
+        span = db.sql("SELECT min(usage_date), max(usage_date) FROM batch_ok WHERE ok").fetchall()[
+            0
+        ]
         if span[0] is None:
             return duplicates, np.array(dropped, dtype=np.int64)
         horizon = timedelta(days=self.horizon_days)
@@ -518,8 +517,8 @@ class _Checker:
             f"""SELECT row FROM batch_ok b
             WHERE ok AND EXISTS (
                 SELECT 1 FROM seen s WHERE s.id_hash = hash(b.record_id)
-                AND s.usage_date BETWEEN b.start_time[:10]::DATE - {self.horizon_days}
-                                     AND b.start_time[:10]::DATE + {self.horizon_days})"""  # noqa: S608 — an int
+                AND s.usage_date BETWEEN b.usage_date - {self.horizon_days}
+                                     AND b.usage_date + {self.horizon_days})"""  # noqa: S608 — an int
         )
         in_lake: set[int] = set()
         if candidates.size:
@@ -581,6 +580,23 @@ class _Checker:
         return duplicates, np.array(sorted(dropped), dtype=np.int64)
 
 
+_LINE_FAILURES = """
+    WITH pairs AS (
+        SELECT msisdn, imsi, min(started) AS first_at, max(started) AS last_at
+        FROM batch_ok WHERE ok GROUP BY msisdn, imsi),
+    uncovered AS (
+        SELECT msisdn, imsi FROM pairs p WHERE NOT EXISTS (
+            SELECT 1 FROM intervals i WHERE i.msisdn = p.msisdn AND i.imsi = p.imsi
+            AND i.valid_from <= p.first_at AND (i.valid_to IS NULL OR p.last_at < i.valid_to)))
+    SELECT b.row FROM batch_ok b JOIN uncovered u ON b.msisdn = u.msisdn AND b.imsi = u.imsi
+    WHERE b.ok AND NOT EXISTS (
+        SELECT 1 FROM intervals i WHERE i.msisdn = b.msisdn AND i.imsi = b.imsi
+        AND i.valid_from <= b.started AND (i.valid_to IS NULL OR b.started < i.valid_to))"""
+"""The accepted rows whose line was not in service at their start: each (MSISDN, IMSI)
+pair is first checked once, for its earliest and latest record; only the rows of pairs
+that no single service interval covers are checked one by one."""
+
+
 def _take(rows: pa.Table, indices: Sequence[int]) -> list[dict[str, Any]]:
     """Rows by number, as dicts (nothing copied when there are none)."""
     if not indices:
@@ -588,38 +604,66 @@ def _take(rows: pa.Table, indices: Sequence[int]) -> list[dict[str, Any]]:
     return rows.take(pa.array(indices, pa.int64())).to_pylist()
 
 
-def _typed(accepted: pa.Table, sha_by_source: dict[int, str]) -> pa.Table:
-    """The accepted rows as lake columns plus ``file_index`` and ``usage_date``, ordered by
-    file, usage date and position (the order of the file within a part)."""
-    start = pc.strptime(accepted.column("start_time"), format=TIME_FORMAT, unit="us").cast(
-        pa.timestamp("us", tz="UTC")
+def _with_python_values(bulk: BulkChecked, rows: pa.Table, indices: list[int]) -> BulkChecked:
+    """``bulk`` with the typed values of rows ``indices`` (valid ones) computed in Python."""
+    start_us, duration, up, down = (
+        bulk.start_us.copy(),
+        bulk.duration_s.copy(),
+        bulk.bytes_up.copy(),
+        bulk.bytes_down.copy(),
     )
-    usage_date = start.cast(pa.timestamp("us")).cast(pa.date32())
-    counterpart = accepted.column("counterpart")
-    sources = accepted.column("file_index")
+    for index, record in zip(indices, _take(rows, indices), strict=True):
+        start = datetime.strptime(record["start_time"], TIME_FORMAT).replace(tzinfo=UTC)
+        start_us[index] = round(start.timestamp()) * 1_000_000
+        duration[index] = int(record["duration_s"])
+        up[index] = int(record["bytes_up"])
+        down[index] = int(record["bytes_down"])
+    valid = bulk.valid.copy()
+    valid[indices] = True
+    return BulkChecked(valid, start_us, duration, up, down)
+
+
+def _typed(
+    rows: pa.Table,
+    bulk: BulkChecked,
+    ok: np.ndarray,
+    usage_date: pa.Array,
+    sha_by_source: dict[int, str],
+) -> pa.Table:
+    """The accepted rows as lake columns plus ``file_index``, ``usage_date`` and
+    ``position``, ordered by file, usage date and position (the order within a part)."""
+    count = rows.num_rows
+
+    def integers(values: np.ndarray, kind: pa.DataType | None = None) -> pa.Array:
+        return pa.Array.from_buffers(kind or pa.int64(), count, [None, pa.py_buffer(values)])
+
+    counterpart = rows.column("counterpart")
+    sources = rows.column("file_index")
     shas = pa.array([sha_by_source.get(i, "") for i in range(max(sha_by_source, default=0) + 1)])
     table = pa.table(
         {
             "file_index": sources,
             "usage_date": usage_date,
-            "record_id": accepted.column("record_id"),
-            "record_type": accepted.column("record_type"),
-            "msisdn": accepted.column("msisdn"),
-            "imsi": accepted.column("imsi"),
+            "record_id": rows.column("record_id"),
+            "record_type": rows.column("record_type"),
+            "msisdn": rows.column("msisdn"),
+            "imsi": rows.column("imsi"),
             "counterpart": pc.if_else(pc.equal(counterpart, ""), None, counterpart),
-            "start_time": start,
-            "duration_s": accepted.column("duration_s").cast(pa.int64()),
-            "bytes_up": accepted.column("bytes_up").cast(pa.int64()),
-            "bytes_down": accepted.column("bytes_down").cast(pa.int64()),
-            "cell_id": accepted.column("cell_id"),
-            "visited_plmn": accepted.column("visited_plmn"),
+            "start_time": integers(bulk.start_us, pa.timestamp("us", tz="UTC")),
+            "duration_s": integers(bulk.duration_s),
+            "bytes_up": integers(bulk.bytes_up),
+            "bytes_down": integers(bulk.bytes_down),
+            "cell_id": rows.column("cell_id"),
+            "visited_plmn": rows.column("visited_plmn"),
             "source_file": shas.take(sources.cast(pa.int32())),
-            "position": accepted.column("position"),
+            "position": rows.column("position"),
         }
     )
+    if not ok.all():
+        table = table.filter(pa.array(ok))
     keys = [("file_index", "ascending"), ("usage_date", "ascending"), ("position", "ascending")]
-    index = sources.to_numpy()
-    days = usage_date.cast(pa.int32()).to_numpy()
+    index = table.column("file_index").to_numpy()
+    days = table.column("usage_date").cast(pa.int32()).to_numpy()
     in_order = bool(
         np.all((index[1:] > index[:-1]) | ((index[1:] == index[:-1]) & (days[1:] >= days[:-1])))
     )
@@ -644,10 +688,17 @@ _STRING_COLUMNS = {column: pa.string() for column in COLUMNS}
 def read_csv_records(path: Path) -> pa.Table:
     """The records of a usage file v1 as text columns plus ``position`` (the line number),
     or :class:`UsageFileError` naming the file and, for a bad line, the line."""
-    _check_header(path)
+    try:
+        content = path.read_bytes()
+        if path.name.endswith(".gz"):
+            # Whole, then parsed from memory: much faster than Arrow's gzip stream.
+            content = gzip.decompress(content)
+    except (OSError, EOFError, zlib.error) as error:
+        raise UsageFileError(f"{path}: not a complete gzip file ({error})") from None
+    _check_header(path, content[: len(HEADER_LINE) + 16].split(b"\n", 1)[0])
     try:
         table = pacsv.read_csv(
-            path,
+            pa.py_buffer(content),
             read_options=pacsv.ReadOptions(
                 column_names=list(COLUMNS), skip_rows=1, use_threads=False
             ),
@@ -664,16 +715,11 @@ def read_csv_records(path: Path) -> pa.Table:
     return table.append_column("position", lines)
 
 
-def _check_header(path: Path) -> None:
-    try:
-        with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as handle:
-            first = handle.readline(len(HEADER_LINE) + 16)
-    except (OSError, EOFError, zlib.error) as error:
-        raise UsageFileError(f"{path}: not a complete gzip file ({error})") from None
+def _check_header(path: Path, first: bytes) -> None:
     if not first:
         raise UsageFileError(f"{path}: empty file; expected the header line {HEADER_LINE}")
     try:
-        header = first.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        header = first.decode("utf-8").removesuffix("\r")
     except UnicodeDecodeError:
         raise UsageFileError(f"{path}: line 1: not UTF-8 text") from None
     if header != HEADER_LINE:
@@ -700,18 +746,40 @@ def _diagnose(path: Path, error: Exception) -> str:
     return f"{path}: cannot be read ({str(error).splitlines()[0]})"
 
 
+_CDR_SKIPPED = b"kindwave.cdr.skipped_records"
+_CDR_VENDOR_FIELDS = b"kindwave.cdr.vendor_fields"
+
+
 def read_ber_records(path: Path) -> pa.Table:
     """The records of a 3GPP TS 32.298 BER file, as text columns plus ``position`` (the
     byte offset), through ``kindwave.usage.cdr`` (imported only when a BER file comes:
-    pycrate's CDR module takes seconds to import)."""
+    pycrate's CDR module takes seconds to import). The schema's metadata keeps the
+    reader's counts of unrated records skipped and vendor fields dropped."""
     from kindwave.usage.cdr import read_cdr_file
 
     table = read_cdr_file(path)
-    return table.select([*COLUMNS, "position"]).cast(
+    metadata = table.schema.metadata or {}
+    typed = table.select([*COLUMNS, "position"]).cast(
         pa.schema(
             [*(pa.field(column, pa.string()) for column in COLUMNS), ("position", pa.int64())]
         )
     )
+    return typed.replace_schema_metadata(
+        {key: value for key, value in metadata.items() if key in (_CDR_SKIPPED, _CDR_VENDOR_FIELDS)}
+    )
+
+
+def cdr_counts(table: pa.Table) -> tuple[Counter[str], int]:
+    """(unrated CDRs skipped by record name, vendor fields dropped) of a table from
+    :func:`read_ber_records`; nothing for a CSV file's."""
+    metadata = table.schema.metadata or {}
+    skipped: Counter[str] = Counter()
+    for entry in metadata.get(_CDR_SKIPPED, b"").decode().split(","):
+        name, _, count = entry.partition("=")
+        if name and count.isdigit():
+            skipped[name] += int(count)
+    vendor = metadata.get(_CDR_VENDOR_FIELDS, b"0").decode()
+    return skipped, int(vendor) if vendor.isdigit() else 0
 
 
 # --- The run -------------------------------------------------------------------------------
@@ -722,6 +790,22 @@ class _Pending:
     source: _Source
     path: Path
     size: int
+
+
+@dataclass
+class _Read:
+    """One file's records (text columns and ``position``) and what the validator said."""
+
+    table: pa.Table
+    bulk: BulkChecked
+
+
+@dataclass
+class _Batch:
+    """Files to check together, with the reads of their CSV files under way."""
+
+    pending: list[_Pending]
+    reads: dict[int, Future[_Read]]
 
 
 class _Ingest:
@@ -745,8 +829,13 @@ class _Ingest:
         self.summary.orphans_removed = len(lake.remove_orphans())
         try:
             with ThreadPoolExecutor(_READER_THREADS) as readers:
-                for batch in self._batches(files):
-                    self._ingest_batch(batch, readers)
+                batches = self._batches(files)
+                current = self._start(next(batches, None), readers)
+                while current is not None:
+                    # The next batch is read and validated while this one is finished.
+                    following = self._start(next(batches, None), readers)
+                    self._finish(current)
+                    current = following
         finally:
             self.checker.close()
         self.summary.seconds = time.perf_counter() - began
@@ -765,7 +854,11 @@ class _Ingest:
         if batch:
             yield batch
 
-    def _ingest_batch(self, paths: list[Path], readers: ThreadPoolExecutor) -> None:
+    def _start(self, paths: list[Path] | None, readers: ThreadPoolExecutor) -> _Batch | None:
+        """Skip the batch's files already ingested, refuse those with a bad name, and set
+        the reader threads to read and validate its CSV files."""
+        if paths is None:
+            return None
         digests: list[tuple[Path, str, int]] = []
         for path in paths:
             try:
@@ -799,12 +892,20 @@ class _Ingest:
             )
             source = _Source(len(pending), path.name, sha256, hour, kind)
             pending.append(_Pending(source, path, size))
-        if not pending:
-            return
-        tables = self._read(pending, readers)
-        readable = [item for item in pending if item.source.index in tables]
+        validator = self.checker.validator
+        reads = {
+            item.source.index: readers.submit(_read_csv, item.path, item.source, validator)
+            for item in pending
+            if not _is_ber(item.path)
+        }
+        return _Batch(pending, reads)
+
+    def _finish(self, batch: _Batch) -> None:
+        reads = self._read(batch)
+        readable = [item for item in batch.pending if item.source.index in reads]
         if not readable:
             return
+        tables = {index: read.table for index, read in reads.items()}
         rows = pa.concat_tables(
             [
                 tables[item.source.index].append_column(
@@ -814,9 +915,16 @@ class _Ingest:
                     ),
                 )
                 for item in readable
-            ]
+            ],
+            promote_options="none",
         )
-        checked = self.checker.check([item.source for item in readable], rows)
+        bulk = BulkChecked(
+            *(
+                np.concatenate([reads[item.source.index].bulk[field] for item in readable])
+                for field in range(len(BulkChecked._fields))
+            )
+        )
+        checked = self.checker.check([item.source for item in readable], rows, bulk)
         for item in readable:
             if item.source.index in checked.broken:
                 self._refuse(
@@ -885,26 +993,28 @@ class _Ingest:
             self.summary.accepted += counts[index]
             self.summary.duplicates += checked.duplicates[index]
             self.summary.quarantined.update(entry.reason for entry in held_by[index])
+            skipped, vendor_fields = cdr_counts(tables[index])
+            self.summary.cdr_skipped.update(skipped)
+            self.summary.cdr_vendor_fields += vendor_fields
         self.progress(sum(tables[item.source.index].num_rows for item in readable))
 
-    def _read(self, pending: list[_Pending], readers: ThreadPoolExecutor) -> dict[int, pa.Table]:
-        """Read the batch's files (CSV in threads; BER in this thread, as pycrate's types
-        are not thread-safe); refuse those that cannot be read."""
-        futures = {
-            item.source.index: readers.submit(read_csv_records, item.path)
-            for item in pending
-            if not _is_ber(item.path)
-        }
-        tables: dict[int, pa.Table] = {}
-        for item in pending:
+    def _read(self, batch: _Batch) -> dict[int, _Read]:
+        """The batch's files read and validated (CSV in the reader threads; BER in this
+        thread, as pycrate's types are not thread-safe); those that cannot be read are
+        refused."""
+        reads: dict[int, _Read] = {}
+        for item in batch.pending:
+            index = item.source.index
             try:
                 if _is_ber(item.path):
-                    tables[item.source.index] = read_ber_records(item.path)
+                    table = read_ber_records(item.path)
+                    bulk = self.checker.validator.check(table, item.source.file_hour)
+                    reads[index] = _Read(table, bulk)
                 else:
-                    tables[item.source.index] = futures[item.source.index].result()
+                    reads[index] = batch.reads[index].result()
             except UsageFileError as error:
                 self._refuse(item.path, item.source.sha256, item.size, str(error))
-        return tables
+        return reads
 
     def _refuse(self, path: Path, sha256: str, size: int, reason: str) -> None:
         with transaction.atomic():
@@ -921,6 +1031,12 @@ class _Ingest:
                 },
             )
         self.summary.refused.append(reason)
+
+
+def _read_csv(path: Path, source: _Source, validator: BulkValidator) -> _Read:
+    """Read one CSV file and validate its records (in a reader thread)."""
+    table = read_csv_records(path)
+    return _Read(table, validator.check(table, source.file_hour))
 
 
 def _write_parts(accepted: pa.Table, sha_by_source: dict[int, str]) -> dict[int, list[str]]:
