@@ -332,8 +332,8 @@ _START_MARKS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
-class _Text:
-    """One string column as NumPy views of its Arrow buffers: ``offsets`` (n + 1, int64,
+class TextColumn:
+    """One string column as NumPy views of its Arrow buffers: ``offsets`` (n + 1, int32,
     into ``data``) and ``data`` (uint8). Nulls count as empty strings."""
 
     def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
@@ -345,26 +345,31 @@ class _Text:
         count = len(array)
         buffers = array.buffers()
         offsets = np.frombuffer(buffers[1], dtype=np.int32, count=array.offset + count + 1)
-        self.offsets = offsets[array.offset :].astype(np.int64)
+        self.offsets = offsets[array.offset :]
         data = buffers[2]
         self.data = (
             np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
         )
         self.lengths = np.diff(self.offsets)
-        self._counts: dict[int, np.ndarray] = {}
+        self._verdicts: dict[tuple[int, bool], np.ndarray] = {}
 
-    def outside(self, allowed: np.ndarray) -> np.ndarray:
-        """How many bytes of each value are not ``allowed`` (a 256-entry lookup table)."""
-        key = id(allowed)
-        if key not in self._counts:
+    def all_in(self, allowed: np.ndarray, *, but_first: bool = False) -> np.ndarray:
+        """Whether every byte of each value (``but_first``: after its first) is
+        ``allowed`` (a 256-entry lookup table)."""
+        key = (id(allowed), but_first)
+        if key not in self._verdicts:
             first, last = int(self.offsets[0]), int(self.offsets[-1])
             outside = ~allowed[self.data[first:last]]
-            running = np.zeros(last - first + 1, dtype=np.int64)
-            np.cumsum(outside, out=running[1:])
-            self._counts[key] = (
-                running[self.offsets[1:] - first] - running[self.offsets[:-1] - first]
-            )
-        return self._counts[key]
+            if but_first:
+                outside[self.offsets[:-1][self.lengths > 0] - first] = False
+            if not outside.any():  # the usual case: one pass, no count per value
+                verdict = np.ones(len(self.lengths), dtype=bool)
+            else:
+                running = np.zeros(last - first + 1, dtype=np.int64)
+                np.cumsum(outside, out=running[1:])
+                verdict = running[self.offsets[1:] - first] == running[self.offsets[:-1] - first]
+            self._verdicts[key] = verdict
+        return self._verdicts[key]
 
     def byte(self, position: int) -> np.ndarray:
         """The byte at ``position`` of each value (0 where the value is shorter)."""
@@ -424,27 +429,28 @@ class BulkValidator:
         sms = (kind == RECORD_TYPES.index("sms_mo")) | (kind == RECORD_TYPES.index("sms_mt"))
         data = kind == RECORD_TYPES.index("data")
 
-        record_id = _Text(table.column("record_id"))
+        record_id = TextColumn(table.column("record_id"))
         valid &= (record_id.lengths >= 1) & (record_id.lengths <= MAX_RECORD_ID_LENGTH)
-        valid &= (record_id.outside(_IS_ID_CHAR) == 0) & _IS_ALNUM[record_id.byte(0)]
+        valid &= record_id.all_in(_IS_ID_CHAR) & _IS_ALNUM[record_id.byte(0)]
 
-        valid &= _e164(_Text(table.column("msisdn")))
+        valid &= _e164(TextColumn(table.column("msisdn")))
 
-        imsi = _Text(table.column("imsi"))
-        valid &= (imsi.lengths == 15) & (imsi.outside(_IS_DIGIT) == 0)
+        imsi = TextColumn(table.column("imsi"))
+        valid &= (imsi.lengths == 15) & imsi.all_in(_IS_DIGIT)
         valid &= pc.starts_with(table.column("imsi"), self._imsi_prefix).to_numpy(
             zero_copy_only=False
         )
 
-        counterpart = _Text(table.column("counterpart"))
+        counterpart = TextColumn(table.column("counterpart"))
         short_code = (
             (counterpart.lengths >= 3)
             & (counterpart.lengths <= 6)
-            & (counterpart.outside(_IS_DIGIT) == 0)
+            & counterpart.all_in(_IS_DIGIT, but_first=True)
+            & _IS_DIGIT[counterpart.byte(0)]
         )
         valid &= np.where(data, counterpart.lengths == 0, _e164(counterpart) | short_code)
 
-        start_ok, start_us = _start_times(_Text(table.column("start_time")), file_hours, count)
+        start_ok, start_us = _start_times(TextColumn(table.column("start_time")), file_hours, count)
         valid &= start_ok
 
         numbers = []
@@ -482,31 +488,42 @@ class BulkValidator:
         plmn_values = plmn_codes.dictionary.to_pylist()
         key = cell_codes.indices.to_numpy().astype(np.int64) * len(plmn_values)
         key += plmn_codes.indices.to_numpy()
-        pairs, inverse = np.unique(key, return_inverse=True)
+        size = len(cell_codes.dictionary) * len(plmn_values)
+        by_table = size <= 4 * len(key) + 1024  # a table by key then beats sorting
+        if by_table:
+            present = np.zeros(size, dtype=bool)
+            present[key] = True
+            pairs = np.flatnonzero(present)
+        else:
+            pairs, key = np.unique(key, return_inverse=True)  # key: the index in pairs
         cell_values = cell_codes.dictionary.to_pylist()
         verdicts = np.empty(len(pairs), dtype=bool)
         for index, pair in enumerate(pairs.tolist()):
-            cell_plmn = (
-                cell_values[pair // len(plmn_values)],
-                plmn_values[pair % len(plmn_values)],
-            )
+            cell, plmn = divmod(pair, len(plmn_values))
+            cell_plmn = (cell_values[cell], plmn_values[plmn])
             verdict = self._networks.get(cell_plmn)
             if verdict is None:
                 row = {"cell_id": cell_plmn[0], "visited_plmn": cell_plmn[1]}
                 verdict = not _network_problems(row, self.home_plmn, self.known_cells)
                 self._networks[cell_plmn] = verdict
             verdicts[index] = verdict
-        return verdicts[inverse]
+        if verdicts.all():
+            return np.ones(len(key), dtype=bool)
+        if by_table:
+            by_key = np.zeros(size, dtype=bool)
+            by_key[pairs] = verdicts
+            return by_key[key]
+        return verdicts[key]
 
 
-def _e164(text: _Text) -> np.ndarray:
+def _e164(text: TextColumn) -> np.ndarray:
     """``+[1-9][0-9]{6,14}``: a plus, then 7 to 15 digits, the first not 0."""
     second = text.byte(1)
     return (
         (text.lengths >= 8)
         & (text.lengths <= 16)
         & (text.byte(0) == ord("+"))
-        & (text.outside(_IS_DIGIT) == 1)
+        & text.all_in(_IS_DIGIT, but_first=True)
         & (second >= ord("1"))
         & (second <= ord("9"))
     )
@@ -514,10 +531,10 @@ def _e164(text: _Text) -> np.ndarray:
 
 def _counts(column: pa.ChunkedArray, maximum: int) -> tuple[np.ndarray, np.ndarray]:
     """Which values are ``0|[1-9][0-9]*`` and at most ``maximum``, and their values."""
-    text = _Text(column)
+    text = TextColumn(column)
     first = text.byte(0)
     ok = (text.lengths >= 1) & (text.lengths <= len(str(maximum)))
-    ok &= (text.outside(_IS_DIGIT) == 0) & ((first != ord("0")) | (text.lengths == 1))
+    ok &= text.all_in(_IS_DIGIT) & ((first != ord("0")) | (text.lengths == 1))
     readable = column if ok.all() else pc.if_else(pa.array(ok), column, "0")
     values = pc.cast(readable, pa.int64())
     if isinstance(values, pa.ChunkedArray):
@@ -528,20 +545,34 @@ def _counts(column: pa.ChunkedArray, maximum: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _start_times(
-    text: _Text, file_hours: datetime | np.ndarray | None, count: int
+    text: TextColumn, file_hours: datetime | np.ndarray | None, count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which values are ``YYYY-MM-DDTHH:MM:SSZ``, a real UTC instant (in the file's hour
     when there is one), and those instants in µs since the epoch."""
     fits, matrix = text.fixed(20)
-    ok = fits & _IS_DIGIT[matrix[:, _START_DIGITS]].all(axis=1)
+    ok = fits
     for position, mark in _START_MARKS.items():
         ok &= matrix[:, position] == ord(mark)
-    digits = matrix.astype(np.int64) - ord("0")
+    if isinstance(file_hours, datetime):
+        # One hour for all: its text is the only possible start, then minutes and seconds.
+        hour_start = file_hours.astimezone(UTC)
+        prefix = (
+            f"{hour_start.year:04d}-{hour_start.month:02d}-{hour_start.day:02d}"
+            f"T{hour_start.hour:02d}"
+        )
+        ok &= (matrix[:, :13] == np.frombuffer(prefix.encode(), dtype=np.uint8)).all(axis=1)
+        ok &= _IS_DIGIT[matrix[:, [14, 15, 17, 18]]].all(axis=1)
+        tail = matrix[:, [14, 15, 17, 18]].astype(np.int64) - ord("0")
+        minute, second = tail[:, 0] * 10 + tail[:, 1], tail[:, 2] * 10 + tail[:, 3]
+        ok &= (minute <= 59) & (second <= 59)
+        seconds = int(hour_start.timestamp()) + minute * 60 + second
+        return ok, seconds * 1_000_000
+    ok &= _IS_DIGIT[matrix[:, _START_DIGITS]].all(axis=1)
 
     def number(*positions: int) -> np.ndarray:
         value = np.zeros(count, dtype=np.int64)
         for position in positions:
-            value = value * 10 + digits[:, position]
+            value = value * 10 + (matrix[:, position].astype(np.int64) - ord("0"))
         return value
 
     year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
@@ -558,12 +589,7 @@ def _start_times(
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     days = era * 146_097 + day_of_era - 719_468
     seconds = days * 86_400 + hour * 3600 + minute * 60 + second
-    if isinstance(file_hours, datetime):
-        begins = np.full(count, int(file_hours.timestamp()), dtype=np.int64)
-    elif file_hours is None:
-        begins = np.full(count, NO_HOUR, dtype=np.int64)
-    else:
-        begins = file_hours
+    begins = np.full(count, NO_HOUR, dtype=np.int64) if file_hours is None else file_hours
     ok &= (begins == NO_HOUR) | ((seconds >= begins) & (seconds < begins + 3600))
     return ok, seconds * 1_000_000
 

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
@@ -39,10 +40,12 @@ from kindwave.usage.fileformat import (
     EXTRA_FIELDS_KEY,
     FORMAT_VERSION,
     HEADER_LINE,
+    MAX_RECORD_ID_LENGTH,
     NO_HOUR,
     TIME_FORMAT,
     BulkChecked,
     BulkValidator,
+    TextColumn,
     UsageFileError,
     hour_of_file,
     read_usage_file,
@@ -309,7 +312,8 @@ class _Held:
 
 @dataclass
 class _Checked:
-    accepted: pa.Table  # lake columns plus file_index and usage_date, by file, date, position
+    typed: pa.Table  # every row: lake columns plus file_index, usage_date and position
+    ok: np.ndarray  # which rows of ``typed`` are accepted
     held: list[_Held]
     duplicates: Counter[int]
     dropped: set[tuple[int, int]]  # (source, position) of duplicates and conflicts
@@ -329,21 +333,34 @@ class _Checker:
         self.validator = BulkValidator(home_plmn=home_plmn, known_cells=self.cells)
         self.db = duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
-        self.db.register("intervals_arrow", line_intervals(market))
-        self.db.execute("CREATE TABLE intervals AS SELECT * FROM intervals_arrow")
-        self.db.unregister("intervals_arrow")
         self.db.execute("CREATE TABLE seen (id_hash UBIGINT, usage_date DATE)")
         self.loaded: tuple[date, date] | None = None
+        self.seen_count = 0
+        self._intervals = False
         self._line_index: LineIndex | None = None
+
+    def _load_intervals(self) -> None:
+        """The lines' service intervals, loaded when first needed (by then the reader
+        threads are busy with the first files)."""
+        if not self._intervals:
+            self.db.register("intervals_arrow", line_intervals(self.market))
+            self.db.execute("CREATE TABLE intervals AS SELECT * FROM intervals_arrow")
+            self.db.unregister("intervals_arrow")
+            self._intervals = True
 
     def close(self) -> None:
         self.db.close()
 
     def check(
-        self, sources: Sequence[_Source], rows: pa.Table, bulk: BulkChecked | None = None
+        self,
+        sources: Sequence[_Source],
+        rows: pa.Table,
+        bulk: BulkChecked | None = None,
+        id_hash: np.ndarray | None = None,
     ) -> _Checked:
         """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text);
-        ``bulk`` is what :class:`BulkValidator` said of them, when already known.
+        ``bulk`` is what :class:`BulkValidator` said of them and ``id_hash`` their
+        :func:`record_id_hashes`, when already known.
 
         Only the rows that fail are turned into Python values (to word their reason);
         DuckDB answers narrow questions (which pairs, which rows) by row number, and the
@@ -402,6 +419,9 @@ class _Checker:
         if broken:
             held = [entry for entry in held if entry.source not in broken]
             ok &= ~np.isin(rows.column("file_index").to_numpy(), sorted(broken))
+        if id_hash is None:
+            id_hash = record_id_hashes(rows.column("record_id"))
+        self._load_intervals()
         db = self.db
         at = pa.Array.from_buffers(pa.timestamp("us"), count, [None, pa.py_buffer(start_us)])
         usage_date = pc.cast(at, pa.date32())
@@ -409,7 +429,7 @@ class _Checker:
             {
                 "row": pa.array(np.arange(count, dtype=np.int64)),
                 "ok": pa.array(ok),
-                "record_id": rows.column("record_id"),
+                "id_hash": pa.array(id_hash),
                 "msisdn": rows.column("msisdn"),
                 "imsi": rows.column("imsi"),
                 "started": at,
@@ -427,7 +447,7 @@ class _Checker:
                     held.append(_Held(record["file_index"], record["position"], raw, *line))
             db.unregister("batch_ok")
             db.register("batch_ok", checking.set_column(1, "ok", pa.array(ok)))
-            duplicates, dropped = self._duplicates(rows, by_index, held)
+            duplicates, dropped = self._duplicates(rows, by_index, held, ok, usage_date)
             ok[dropped] = False
         finally:
             with contextlib.suppress(duckdb.Error):
@@ -441,7 +461,8 @@ class _Checker:
             )
         }
         return _Checked(
-            _typed(rows, bulk, ok, usage_date, {s.index: s.sha256 for s in sources}),
+            _typed(rows, bulk, usage_date),
+            ok,
             held,
             duplicates,
             dropped_keys,
@@ -453,17 +474,32 @@ class _Checker:
         result = self.db.sql(query).to_arrow_table()
         return np.sort(result.column(0).to_numpy())
 
-    def remember(self, accepted: pa.Table) -> None:
-        """Count ``accepted`` (now committed to the lake) as seen by later batches."""
-        if self.loaded is None or accepted.num_rows == 0:
+    def remember(self, checked: _Checked, id_hash: np.ndarray) -> None:
+        """Count the accepted rows of ``checked`` (now committed to the lake) as seen by
+        later batches (``id_hash``: their :func:`record_id_hashes`)."""
+        if self.loaded is None or not checked.ok.any():
             return
-        self.db.register("accepted", accepted.select(["record_id", "usage_date"]))
-        self.db.execute(
-            "INSERT INTO seen SELECT hash(record_id), usage_date FROM accepted "
-            "WHERE usage_date BETWEEN ? AND ?",
-            list(self.loaded),
+        self._add_seen(
+            pa.table(
+                {
+                    "id_hash": pa.array(id_hash[checked.ok]),
+                    "usage_date": checked.typed.column("usage_date").filter(pa.array(checked.ok)),
+                }
+            ),
+            *self.loaded,
         )
-        self.db.unregister("accepted")
+
+    def _add_seen(self, entries: pa.Table, first: date, last: date) -> None:
+        self.db.register("entries", entries)
+        try:
+            added = self.db.execute(
+                "INSERT INTO seen SELECT id_hash, usage_date FROM entries "
+                "WHERE usage_date BETWEEN ? AND ?",
+                [first, last],
+            ).fetchall()
+        finally:
+            self.db.unregister("entries")
+        self.seen_count += int(added[0][0]) if added else 0
 
     def _line_problem(self, record: dict[str, Any]) -> tuple[str, str] | None:
         """(reason, message) when the record's line was not in service, else None."""
@@ -487,39 +523,53 @@ class _Checker:
                 wanted.append((high + timedelta(days=1), last))
             self.loaded = (min(first, low), max(last, high))
         for begin, end in wanted:
-            parts = [str(part) for part in lake.ingested_parts(begin, end)]
-            if parts:
-                self.db.execute(
-                    "INSERT INTO seen SELECT hash(record_id), start_time::DATE "
-                    "FROM read_parquet(?, hive_partitioning = false)",
-                    [parts],
+            for part in lake.ingested_parts(begin, end):
+                stored = pq.read_table(part, columns=["record_id", "start_time"])
+                self._add_seen(
+                    pa.table(
+                        {
+                            "id_hash": pa.array(record_id_hashes(stored.column("record_id"))),
+                            "usage_date": pc.cast(
+                                stored.column("start_time").cast(pa.timestamp("us")),
+                                pa.date32(),
+                            ),
+                        }
+                    ),
+                    begin,
+                    end,
                 )
 
     def _duplicates(
-        self, rows: pa.Table, sources: dict[int, _Source], held: list[_Held]
+        self,
+        rows: pa.Table,
+        sources: dict[int, _Source],
+        held: list[_Held],
+        ok: np.ndarray,
+        usage_date: pa.Array,
     ) -> tuple[Counter[int], np.ndarray]:
         """Drop re-deliveries (same content) and hold conflicts (same id, other content):
         against the lake within the horizon of each record's date, and within the batch
         against the first occurrence (in file order). Returns the duplicates per source and
         the row numbers dropped or held."""
-        db = self.db
         duplicates: Counter[int] = Counter()
         dropped: list[int] = []
-        span = db.sql("SELECT min(usage_date), max(usage_date) FROM batch_ok WHERE ok").fetchall()[
-            0
-        ]
-        if span[0] is None:
+        if not ok.any():
             return duplicates, np.array(dropped, dtype=np.int64)
+        days = usage_date.cast(pa.int32()).to_numpy()[ok]
+        epoch = date(1970, 1, 1)
         horizon = timedelta(days=self.horizon_days)
-        first, last = span[0] - horizon, span[1] + horizon
+        first = epoch + timedelta(days=int(days.min())) - horizon
+        last = epoch + timedelta(days=int(days.max())) + horizon
         self._load_seen(first, last)
-        candidates = self._rows(
-            f"""SELECT row FROM batch_ok b
-            WHERE ok AND EXISTS (
-                SELECT 1 FROM seen s WHERE s.id_hash = hash(b.record_id)
-                AND s.usage_date BETWEEN b.usage_date - {self.horizon_days}
-                                     AND b.usage_date + {self.horizon_days})"""  # noqa: S608 — an int
-        )
+        candidates = np.zeros(0, dtype=np.int64)
+        if self.seen_count:
+            candidates = self._rows(
+                f"""SELECT row FROM batch_ok b
+                WHERE ok AND EXISTS (
+                    SELECT 1 FROM seen s WHERE s.id_hash = b.id_hash
+                    AND s.usage_date BETWEEN b.usage_date - {self.horizon_days}
+                                         AND b.usage_date + {self.horizon_days})"""  # noqa: S608 — an int
+            )
         in_lake: set[int] = set()
         if candidates.size:
             records = _take(rows, candidates.tolist())
@@ -546,9 +596,8 @@ class _Checker:
                     )
                 )
         repeated = self._rows(
-            """SELECT row FROM batch_ok WHERE ok AND hash(record_id) IN (
-                SELECT hash(record_id) FROM batch_ok WHERE ok
-                GROUP BY hash(record_id) HAVING count(*) > 1)"""
+            """SELECT row FROM batch_ok WHERE ok AND id_hash IN (
+                SELECT id_hash FROM batch_ok WHERE ok GROUP BY id_hash HAVING count(*) > 1)"""
         )
         firsts: dict[str, tuple[int, tuple[str, ...]]] = {}
         for index, record in zip(repeated.tolist(), _take(rows, repeated.tolist()), strict=True):
@@ -623,15 +672,10 @@ def _with_python_values(bulk: BulkChecked, rows: pa.Table, indices: list[int]) -
     return BulkChecked(valid, start_us, duration, up, down)
 
 
-def _typed(
-    rows: pa.Table,
-    bulk: BulkChecked,
-    ok: np.ndarray,
-    usage_date: pa.Array,
-    sha_by_source: dict[int, str],
-) -> pa.Table:
-    """The accepted rows as lake columns plus ``file_index``, ``usage_date`` and
-    ``position``, ordered by file, usage date and position (the order within a part)."""
+def _typed(rows: pa.Table, bulk: BulkChecked, usage_date: pa.Array) -> pa.Table:
+    """The rows as lake columns (but ``source_file``, the same for a whole part) plus
+    ``file_index``, ``usage_date`` and ``position``, in their order (the values of rows the
+    validator refused are meaningless)."""
     count = rows.num_rows
 
     def integers(values: np.ndarray, kind: pa.DataType | None = None) -> pa.Array:
@@ -639,7 +683,6 @@ def _typed(
 
     counterpart = rows.column("counterpart")
     sources = rows.column("file_index")
-    shas = pa.array([sha_by_source.get(i, "") for i in range(max(sha_by_source, default=0) + 1)])
     table = pa.table(
         {
             "file_index": sources,
@@ -655,19 +698,34 @@ def _typed(
             "bytes_down": integers(bulk.bytes_down),
             "cell_id": rows.column("cell_id"),
             "visited_plmn": rows.column("visited_plmn"),
-            "source_file": shas.take(sources.cast(pa.int32())),
             "position": rows.column("position"),
         }
     )
-    if not ok.all():
-        table = table.filter(pa.array(ok))
-    keys = [("file_index", "ascending"), ("usage_date", "ascending"), ("position", "ascending")]
-    index = table.column("file_index").to_numpy()
-    days = table.column("usage_date").cast(pa.int32()).to_numpy()
-    in_order = bool(
-        np.all((index[1:] > index[:-1]) | ((index[1:] == index[:-1]) & (days[1:] >= days[:-1])))
-    )
-    return table if in_order else table.sort_by(keys)
+    return table
+
+
+def record_id_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each record id (of its first 64 bytes and its length), computed
+    with NumPy: equal ids hash equal; a match is always confirmed on the text."""
+    text = TextColumn(column)
+    count = len(text.lengths)
+    width = min(int(text.lengths.max(initial=0)), MAX_RECORD_ID_LENGTH)
+    matrix = np.zeros((count, -(-width // 8) * 8), dtype=np.uint8)
+    if (text.lengths == width).all():
+        matrix[:, :width] = text.fixed(width)[1]
+    else:
+        for position in range(width):
+            matrix[:, position] = text.byte(position)
+    words = matrix.view(np.uint64)
+    value = text.lengths.astype(np.uint64) * _HASH_MULTIPLIER
+    for column_index in range(words.shape[1]):
+        value ^= words[:, column_index]
+        value *= _HASH_MULTIPLIER
+        value ^= value >> np.uint64(31)
+    return value
+
+
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _broken_line(raw: dict[str, str]) -> str | None:
@@ -683,6 +741,7 @@ def _broken_line(raw: dict[str, str]) -> str | None:
 # --- Reading files -------------------------------------------------------------------------
 
 _STRING_COLUMNS = {column: pa.string() for column in COLUMNS}
+_BLOCK = 1 << 24  # an hour file's text in one block: one chunk per column, nothing to join
 
 
 def read_csv_records(path: Path) -> pa.Table:
@@ -700,7 +759,7 @@ def read_csv_records(path: Path) -> pa.Table:
         table = pacsv.read_csv(
             pa.py_buffer(content),
             read_options=pacsv.ReadOptions(
-                column_names=list(COLUMNS), skip_rows=1, use_threads=False
+                column_names=list(COLUMNS), skip_rows=1, use_threads=False, block_size=_BLOCK
             ),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
@@ -798,6 +857,7 @@ class _Read:
 
     table: pa.Table
     bulk: BulkChecked
+    id_hash: np.ndarray
 
 
 @dataclass
@@ -924,15 +984,19 @@ class _Ingest:
                 for field in range(len(BulkChecked._fields))
             )
         )
-        checked = self.checker.check([item.source for item in readable], rows, bulk)
+        id_hash = np.concatenate([reads[item.source.index].id_hash for item in readable])
+        checked = self.checker.check([item.source for item in readable], rows, bulk, id_hash)
         for item in readable:
             if item.source.index in checked.broken:
                 self._refuse(
                     item.path, item.source.sha256, item.size, checked.broken[item.source.index]
                 )
         kept = [item for item in readable if item.source.index not in checked.broken]
-        parts = _write_parts(checked.accepted, {i.source.index: i.source.sha256 for i in kept})
-        counts = Counter(checked.accepted.column("file_index").to_pylist())
+        parts = _write_parts(
+            checked.typed, checked.ok, {i.source.index: i.source.sha256 for i in kept}
+        )
+        file_index = rows.column("file_index").to_numpy()
+        counts = np.bincount(file_index[checked.ok], minlength=len(batch.pending))
         held_by: dict[int, list[_Held]] = defaultdict(list)
         for entry in checked.held:
             held_by[entry.source].append(entry)
@@ -951,7 +1015,7 @@ class _Ingest:
                         status=UsageFile.Status.INGESTED,
                         file_hour=item.source.file_hour,
                         records=tables[item.source.index].num_rows,
-                        accepted=counts[item.source.index],
+                        accepted=int(counts[item.source.index]),
                         duplicates=checked.duplicates[item.source.index],
                         quarantined=len(held_by[item.source.index]),
                         quarantined_by_reason=dict(
@@ -985,12 +1049,12 @@ class _Ingest:
                 ],
                 batch_size=1000,
             )
-        self.checker.remember(checked.accepted)
+        self.checker.remember(checked, id_hash)
         for item in kept:
             index = item.source.index
             self.summary.ingested.append(str(item.path))
             self.summary.records += tables[index].num_rows
-            self.summary.accepted += counts[index]
+            self.summary.accepted += int(counts[index])
             self.summary.duplicates += checked.duplicates[index]
             self.summary.quarantined.update(entry.reason for entry in held_by[index])
             skipped, vendor_fields = cdr_counts(tables[index])
@@ -1009,7 +1073,7 @@ class _Ingest:
                 if _is_ber(item.path):
                     table = read_ber_records(item.path)
                     bulk = self.checker.validator.check(table, item.source.file_hour)
-                    reads[index] = _Read(table, bulk)
+                    reads[index] = _Read(table, bulk, record_id_hashes(table.column("record_id")))
                 else:
                     reads[index] = batch.reads[index].result()
             except UsageFileError as error:
@@ -1036,31 +1100,54 @@ class _Ingest:
 def _read_csv(path: Path, source: _Source, validator: BulkValidator) -> _Read:
     """Read one CSV file and validate its records (in a reader thread)."""
     table = read_csv_records(path)
-    return _Read(table, validator.check(table, source.file_hour))
+    return _Read(
+        table,
+        validator.check(table, source.file_hour),
+        record_id_hashes(table.column("record_id")),
+    )
 
 
-def _write_parts(accepted: pa.Table, sha_by_source: dict[int, str]) -> dict[int, list[str]]:
-    """Write ``accepted`` (sorted by file, usage date, position) as one part per file and
-    usage date; returns each file's parts. Parts are written in threads (pyarrow's writer
-    releases the GIL), each atomically."""
-    if accepted.num_rows == 0:
+def _write_parts(
+    typed: pa.Table, ok: np.ndarray, sha_by_source: dict[int, str]
+) -> dict[int, list[str]]:
+    """Write the accepted rows (``ok``) of ``typed`` as one part per file and usage date,
+    each in the file's order; returns each file's parts. Parts are cut out and written in
+    threads (pyarrow releases the GIL), each atomically."""
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
         return {}
-    sources = accepted.column("file_index").to_numpy()
-    days = accepted.column("usage_date").cast(pa.int32()).to_numpy()
+    sources = typed.column("file_index").to_numpy()[rows]
+    days = typed.column("usage_date").cast(pa.int32()).to_numpy()[rows]
+    in_order = np.all(
+        (sources[1:] > sources[:-1]) | ((sources[1:] == sources[:-1]) & (days[1:] >= days[:-1]))
+    )
+    if not in_order:  # a file spanning usage dates back and forth: its rows by date
+        order = np.lexsort((rows, days, sources))
+        rows, sources, days = rows[order], sources[order], days[order]
     change = np.flatnonzero((sources[1:] != sources[:-1]) | (days[1:] != days[:-1])) + 1
-    bounds = [0, *change.tolist(), accepted.num_rows]
-    body = accepted.select(lake.SCHEMA.names)
-    jobs: list[tuple[int, str, pa.Table]] = []
+    bounds = [0, *change.tolist(), rows.size]
+    body = typed.select([name for name in lake.SCHEMA.names if name != "source_file"])
+    jobs: list[tuple[int, str, np.ndarray]] = []
     for begin, end in itertools.pairwise(bounds):
         source = int(sources[begin])
         if source not in sha_by_source:
             continue
         day = date(1970, 1, 1) + timedelta(days=int(days[begin]))
-        jobs.append(
-            (source, lake.part_name(day, sha_by_source[source]), body.slice(begin, end - begin))
+        jobs.append((source, lake.part_name(day, sha_by_source[source]), rows[begin:end]))
+
+    def write(job: tuple[int, str, np.ndarray]) -> None:
+        source, name, picked = job
+        if int(picked[-1]) - int(picked[0]) + 1 == picked.size:  # a run of rows
+            part = body.slice(int(picked[0]), picked.size)
+        else:
+            part = body.take(pa.array(picked))
+        sha = pa.array([sha_by_source[source]], pa.string())
+        lake.write_part(
+            name, part.append_column("source_file", sha.take(np.zeros(picked.size, np.int32)))
         )
+
     with ThreadPoolExecutor(_READER_THREADS) as writers:
-        list(writers.map(lambda job: lake.write_part(job[1], job[2]), jobs))
+        list(writers.map(write, jobs))
     parts: dict[int, list[str]] = defaultdict(list)
     for source, name, _ in jobs:
         parts[source].append(name)
@@ -1257,7 +1344,11 @@ def _recheck(
             else:
                 released.append(record.pk)
         summary.duplicates = sum(checked.duplicates.values())
-        accepted_table = checked.accepted
+        accepted_table = checked.typed.filter(pa.array(checked.ok))
+        shas = pa.array([source.sha256 for source in ordered], pa.string())
+        accepted_table = accepted_table.append_column(
+            "source_file", shas.take(accepted_table.column("file_index"))
+        )
         summary.accepted = accepted_table.num_rows
     summary.still_held.update(record.reason for record in refreshed)
     sha256 = hashlib.sha256(
