@@ -18,9 +18,11 @@ from kindwave.lines import services as lines
 from kindwave.lines.models import Line, LineState, LineStateChange, Market
 from kindwave.simulator.run import make_options, simulate
 from kindwave.usage import lake, services
-from kindwave.usage.cdr import hour_cdr_file_name, write_cdr_file
+from kindwave.usage.cdr import fields as cdr_fields
+from kindwave.usage.cdr import hour_cdr_file_name, to_ber, write_cdr_file
 from kindwave.usage.fileformat import hour_of_file, read_usage_file
 from kindwave.usage.models import Cell, QuarantinedRecord, UsageFile
+from tests.usage.test_cdr import content_of, cs_value, with_content
 
 
 @pytest.fixture(scope="module")
@@ -415,3 +417,40 @@ class TestBerFiles:
         assert ber.name in summary.refused[0]
         assert "offset" in summary.refused[0]
         assert lake.ingested_parts() == []
+
+    def test_unrated_cdrs_and_vendor_fields_are_counted_in_the_summary(
+        self, gb: Market, delivery: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        source = hour_files(delivery)[12]
+        calls = [row for _, row in read_usage_file(source) if row["record_type"] != "data"][:2]
+        location_request = cs_value(
+            "niLCSRecord",
+            {
+                "recordType": 25,
+                "recordingEntity": cdr_fields.encode_address("+447953000001"),
+                "eventTimeStamp": cdr_fields.encode_timestamp(hour_of_file(source)),
+                "causeForTerm": 0,
+            },
+        )
+        first, second = to_ber(calls[:1]), to_ber(calls[1:])
+        vendor = bytes([0x9F, 0x81, 0x00, 0x02, 0xCA, 0xFE])  # context tag [128], 2 octets
+        with_vendor = with_content(first, content_of(first) + vendor)
+        one = tmp_path / "one" / hour_cdr_file_name(hour_of_file(source))
+        other = tmp_path / "other" / "switch-2.ber"
+        for path, content in (
+            (one, location_request + with_vendor + second),
+            (other, location_request + location_request + second),
+        ):
+            path.parent.mkdir()
+            path.write_bytes(content)
+
+        summary = ingest(one, market=gb)
+        call_command("usage", "ingest", str(other), "--market", "GB", "--quiet")
+
+        assert (summary.accepted, summary.cdr_skipped, summary.cdr_vendor_fields) == (
+            2,
+            {"niLCSRecord": 1},
+            1,
+        )
+        out = capsys.readouterr().out
+        assert "CDRs: 2 of unrated types skipped (niLCSRecord 2), 0 vendor field(s) dropped" in out

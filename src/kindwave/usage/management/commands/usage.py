@@ -122,7 +122,9 @@ class Command(BaseCommand):
             + f".\nRecords: {summary.records:,}: {summary.accepted:,} accepted, "
             f"{summary.duplicates:,} duplicates dropped, {quarantined:,} quarantined"
             + (f" ({by_reason})" if by_reason else "")
-            + f".\n{summary.seconds:.1f} s, {summary.records_per_second:,.0f} records/s."
+            + "."
+            + _cdr_summary(summary)
+            + f"\n{summary.seconds:.1f} s, {summary.records_per_second:,.0f} records/s."
         )
         if summary.refused:
             raise CommandError(f"{len(summary.refused):,} file(s) refused")
@@ -213,3 +215,16 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"--before {text!r} is not a date YYYY-MM-DD") from None
+
+
+def _cdr_summary(summary: services.IngestSummary) -> str:
+    """What the BER files held besides rated records: unrated CDR types left out, vendor
+    fields dropped (empty when there were none)."""
+    if not summary.cdr_skipped and not summary.cdr_vendor_fields:
+        return ""
+    by_type = ", ".join(f"{name} {n:,}" for name, n in sorted(summary.cdr_skipped.items()))
+    return (
+        f"\nCDRs: {summary.cdr_skipped.total():,} of unrated types skipped"
+        + (f" ({by_type})" if by_type else "")
+        + f", {summary.cdr_vendor_fields:,} vendor field(s) dropped."
+    )
