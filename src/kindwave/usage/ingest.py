@@ -357,10 +357,12 @@ class _Checker:
         rows: pa.Table,
         bulk: BulkChecked | None = None,
         id_hash: np.ndarray | None = None,
+        sorted_hash: np.ndarray | None = None,
     ) -> _Checked:
         """Check ``rows`` (``file_index``, ``position`` and the 11 columns as text);
-        ``bulk`` is what :class:`BulkValidator` said of them and ``id_hash`` their
-        :func:`record_id_hashes`, when already known.
+        ``bulk`` is what :class:`BulkValidator` said of them, ``id_hash`` their
+        :func:`record_id_hashes` and ``sorted_hash`` the same sorted (or made of sorted
+        runs), when already known.
 
         Only the rows that fail are turned into Python values (to word their reason);
         DuckDB answers narrow questions (which pairs, which rows) by row number, and the
@@ -421,6 +423,10 @@ class _Checker:
             ok &= ~np.isin(rows.column("file_index").to_numpy(), sorted(broken))
         if id_hash is None:
             id_hash = record_id_hashes(rows.column("record_id"))
+        if sorted_hash is None:
+            sorted_hash = id_hash
+        # Stable (a merge) sort is quick on the runs sorted by each reader thread.
+        sorted_hash = np.sort(sorted_hash, kind="stable")
         self._load_intervals()
         db = self.db
         at = pa.Array.from_buffers(pa.timestamp("us"), count, [None, pa.py_buffer(start_us)])
@@ -447,7 +453,9 @@ class _Checker:
                     held.append(_Held(record["file_index"], record["position"], raw, *line))
             db.unregister("batch_ok")
             db.register("batch_ok", checking.set_column(1, "ok", pa.array(ok)))
-            duplicates, dropped = self._duplicates(rows, by_index, held, ok, usage_date)
+            duplicates, dropped = self._duplicates(
+                rows, by_index, held, ok, usage_date, id_hash, sorted_hash
+            )
             ok[dropped] = False
         finally:
             with contextlib.suppress(duckdb.Error):
@@ -546,6 +554,8 @@ class _Checker:
         held: list[_Held],
         ok: np.ndarray,
         usage_date: pa.Array,
+        id_hash: np.ndarray,
+        sorted_hash: np.ndarray,
     ) -> tuple[Counter[int], np.ndarray]:
         """Drop re-deliveries (same content) and hold conflicts (same id, other content):
         against the lake within the horizon of each record's date, and within the batch
@@ -595,10 +605,7 @@ class _Checker:
                         f"record_id {fields[0]} is already in the lake with other content",
                     )
                 )
-        repeated = self._rows(
-            """SELECT row FROM batch_ok WHERE ok AND id_hash IN (
-                SELECT id_hash FROM batch_ok WHERE ok GROUP BY id_hash HAVING count(*) > 1)"""
-        )
+        repeated = _repeated(id_hash, sorted_hash, ok)
         firsts: dict[str, tuple[int, tuple[str, ...]]] = {}
         for index, record in zip(repeated.tolist(), _take(rows, repeated.tolist()), strict=True):
             if index in in_lake:
@@ -644,6 +651,18 @@ _LINE_FAILURES = """
 """The accepted rows whose line was not in service at their start: each (MSISDN, IMSI)
 pair is first checked once, for its earliest and latest record; only the rows of pairs
 that no single service interval covers are checked one by one."""
+
+
+def _repeated(id_hash: np.ndarray, sorted_hash: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """The ``ok`` rows whose record id hash another ``ok`` row shares (``sorted_hash``:
+    every row's hash, sorted), in row order."""
+    same = sorted_hash[1:] == sorted_hash[:-1]
+    if not same.any():
+        return np.zeros(0, dtype=np.int64)
+    shared = np.unique(sorted_hash[1:][same])
+    rows = np.flatnonzero(np.isin(id_hash, shared) & ok)
+    values, counts = np.unique(id_hash[rows], return_counts=True)
+    return rows[np.isin(id_hash[rows], values[counts > 1])]
 
 
 def _take(rows: pa.Table, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -858,6 +877,7 @@ class _Read:
     table: pa.Table
     bulk: BulkChecked
     id_hash: np.ndarray
+    sorted_hash: np.ndarray
 
 
 @dataclass
@@ -985,7 +1005,10 @@ class _Ingest:
             )
         )
         id_hash = np.concatenate([reads[item.source.index].id_hash for item in readable])
-        checked = self.checker.check([item.source for item in readable], rows, bulk, id_hash)
+        sorted_hash = np.concatenate([reads[item.source.index].sorted_hash for item in readable])
+        checked = self.checker.check(
+            [item.source for item in readable], rows, bulk, id_hash, sorted_hash
+        )
         for item in readable:
             if item.source.index in checked.broken:
                 self._refuse(
@@ -1073,7 +1096,8 @@ class _Ingest:
                 if _is_ber(item.path):
                     table = read_ber_records(item.path)
                     bulk = self.checker.validator.check(table, item.source.file_hour)
-                    reads[index] = _Read(table, bulk, record_id_hashes(table.column("record_id")))
+                    id_hash = record_id_hashes(table.column("record_id"))
+                    reads[index] = _Read(table, bulk, id_hash, np.sort(id_hash))
                 else:
                     reads[index] = batch.reads[index].result()
             except UsageFileError as error:
@@ -1100,11 +1124,8 @@ class _Ingest:
 def _read_csv(path: Path, source: _Source, validator: BulkValidator) -> _Read:
     """Read one CSV file and validate its records (in a reader thread)."""
     table = read_csv_records(path)
-    return _Read(
-        table,
-        validator.check(table, source.file_hour),
-        record_id_hashes(table.column("record_id")),
-    )
+    id_hash = record_id_hashes(table.column("record_id"))
+    return _Read(table, validator.check(table, source.file_hour), id_hash, np.sort(id_hash))
 
 
 def _write_parts(
