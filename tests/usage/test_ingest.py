@@ -221,6 +221,51 @@ class TestIngest:
         assert ids.count(first.split(",")[0]) == 1
         assert "NEW-1" in ids
 
+    @pytest.mark.parametrize(
+        ("batch_mb", "where"),
+        [("64", "appears in usage-"), ("0.000001", "is already in the lake")],
+        ids=["one-batch", "a-batch-per-file"],
+    )
+    def test_a_record_id_repeated_within_a_run_is_dropped_or_quarantined(
+        self,
+        gb: Market,
+        delivery: Path,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        batch_mb: str,
+        where: str,
+    ) -> None:
+        monkeypatch.setenv("KINDWAVE_INGEST_BATCH_MB", batch_mb)
+        source = hour_files(delivery)[16]
+        header, first, second, third, *_ = (
+            gzip.decompress(source.read_bytes()).decode().splitlines()
+        )
+        conflicting = third.split(",")
+        conflicting[6] = str(int(conflicting[6]) + 1)
+        run = tmp_path / "run"
+        run.mkdir()
+        # Read first (names sort before their .gz), then the gzip file.
+        (run / source.name.removesuffix(".gz")).write_text(
+            f"{header}\n{second}\n{','.join(conflicting)}\n"
+        )
+        (run / source.name).write_bytes(
+            gzip.compress(f"{header}\n{first}\n{second}\n{first}\n{third}\n".encode())
+        )
+
+        summary = ingest(run, market=gb)
+
+        assert (summary.records, summary.accepted, summary.duplicates) == (6, 3, 2)
+        assert summary.quarantined == {"conflicting_duplicate": 1}
+        held = QuarantinedRecord.objects.get()
+        assert (held.file.name, held.line, held.raw["record_id"]) == (
+            source.name,
+            5,
+            third.split(",")[0],
+        )
+        assert where in held.message
+        ids = lake_ids()
+        assert sorted(ids) == sorted({line.split(",")[0] for line in (first, second, third)})
+
     def test_a_record_after_the_line_was_terminated_is_quarantined(
         self, gb: Market, delivery: Path
     ) -> None:
