@@ -494,8 +494,10 @@ class BulkValidator:
             present = np.zeros(size, dtype=bool)
             present[key] = True
             pairs = np.flatnonzero(present)
+            slots = key  # each record's place in the table by key
         else:
-            pairs, key = np.unique(key, return_inverse=True)  # key: the index in pairs
+            found = np.unique(key, return_inverse=True)
+            pairs, slots = found[0], found[1]  # each record's place in pairs
         cell_values = cell_codes.dictionary.to_pylist()
         verdicts = np.empty(len(pairs), dtype=bool)
         for index, pair in enumerate(pairs.tolist()):
@@ -512,8 +514,8 @@ class BulkValidator:
         if by_table:
             by_key = np.zeros(size, dtype=bool)
             by_key[pairs] = verdicts
-            return by_key[key]
-        return verdicts[key]
+            return by_key[slots]
+        return verdicts[slots]
 
 
 def _e164(text: TextColumn) -> np.ndarray:

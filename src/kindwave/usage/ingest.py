@@ -569,9 +569,9 @@ class _Checker:
         days = usage_date.cast(pa.int32()).to_numpy()[ok]
         epoch = date(1970, 1, 1)
         horizon = timedelta(days=self.horizon_days)
-        first = epoch + timedelta(days=int(days.min())) - horizon
-        last = epoch + timedelta(days=int(days.max())) + horizon
-        self._load_seen(first, last)
+        earliest = epoch + timedelta(days=int(days.min())) - horizon
+        latest = epoch + timedelta(days=int(days.max())) + horizon
+        self._load_seen(earliest, latest)
         candidates = np.zeros(0, dtype=np.int64)
         if self.seen_count:
             candidates = self._rows(
@@ -585,7 +585,8 @@ class _Checker:
         if candidates.size:
             records = _take(rows, candidates.tolist())
             stored = lake.records_as_text(
-                lake.ingested_parts(first, last), (record["record_id"] for record in records)
+                lake.ingested_parts(earliest, latest),
+                (record["record_id"] for record in records),
             )
             for index, record in zip(candidates.tolist(), records, strict=True):
                 fields = tuple(record[column] for column in COLUMNS)
