@@ -256,19 +256,24 @@ def rate(
         order_by=[prepared.start_time, prepared.record_id],
         rows=(None, 0),
     )
-    bucket = prepared.bucket_size.first().over(window)
-    # DuckDB sums BIGINT into HUGEINT while Ibis types the sum int64 (and so drops a cast
-    # to int64): a cast through DECIMAL(38, 0) forces BIGINT on both engines.
-    used_through = prepared.quantity.sum().over(window).cast("decimal(38, 0)").cast("int64")
-    used_before = used_through - prepared.quantity
-    in_bucket = prepared.counted
-    both = prepared.mutate(
+    # Each window function once, in a step of its own: used in later expressions, Ibis
+    # would otherwise inline it there and the engine compute it three times.
+    windowed = prepared.mutate(
+        w_first=prepared.bucket_size.first().over(window),
+        # DuckDB sums BIGINT into HUGEINT while Ibis types the sum int64 (and so drops a
+        # cast to int64): a cast through DECIMAL(38, 0) forces BIGINT on both engines.
+        w_through=prepared.quantity.sum().over(window).cast("decimal(38, 0)").cast("int64"),
+    )
+    bucket = windowed.w_first
+    used_before = windowed.w_through - windowed.quantity
+    in_bucket = windowed.counted
+    both = windowed.mutate(
         allowance_bucket=ibis.ifelse(in_bucket, bucket, ibis.null("int64")).cast("int64"),
         included=ibis.cases(
-            (prepared.unrated_reason.notnull(), ibis.null("int64")),
+            (windowed.unrated_reason.notnull(), ibis.null("int64")),
             (~in_bucket, 0),
-            (bucket == UNLIMITED, prepared.quantity),
-            else_=ibis.greatest(ibis.least(bucket - used_before, prepared.quantity), 0),
+            (bucket == UNLIMITED, windowed.quantity),
+            else_=ibis.greatest(ibis.least(bucket - used_before, windowed.quantity), 0),
         ).cast("int64"),
     )
     # Names last: small lookups by integer key.
