@@ -368,6 +368,21 @@ class TestMalformedFiles:
         assert target.name in summary.refused[0]
         assert lake.ingested_parts() == []
 
+    def test_a_gzip_file_of_several_members_is_read_whole(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        source = hour_files(delivery)[7]
+        text = gzip.decompress(source.read_bytes())
+        middle = text.index(b"\n", len(text) // 2) + 1
+        target = tmp_path / source.name
+        target.write_bytes(gzip.compress(text[:middle]) + gzip.compress(text[middle:]))
+
+        summary = ingest(target, market=gb)
+
+        expected = [row["record_id"] for _, row in read_usage_file(source)]
+        assert summary.accepted == len(expected) > 0
+        assert sorted(lake_ids()) == sorted(expected)
+
     def test_a_refused_file_once_fixed_is_ingested(
         self, gb: Market, delivery: Path, tmp_path: Path
     ) -> None:

@@ -769,16 +769,15 @@ def read_csv_records(path: Path) -> pa.Table:
     """The records of a usage file v1 as text columns plus ``position`` (the line number),
     or :class:`UsageFileError` naming the file and, for a bad line, the line."""
     try:
-        content = path.read_bytes()
-        if path.name.endswith(".gz"):
-            # Whole, then parsed from memory: much faster than Arrow's gzip stream.
-            content = gzip.decompress(content)
+        content = _file_content(path)
     except (OSError, EOFError, zlib.error) as error:
         raise UsageFileError(f"{path}: not a complete gzip file ({error})") from None
-    _check_header(path, content[: len(HEADER_LINE) + 16].split(b"\n", 1)[0])
+    start = content.slice(0, min(content.size, len(HEADER_LINE) + 16)).to_pybytes()
+    _check_header(path, start.split(b"\n", 1)[0])
+    ascii_only = content.size == 0 or int(np.frombuffer(content, dtype=np.uint8).max()) < 0x80
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(content),
+            pa.BufferReader(content),
             read_options=pacsv.ReadOptions(
                 column_names=list(COLUMNS), skip_rows=1, use_threads=False, block_size=_BLOCK
             ),
@@ -788,13 +787,26 @@ def read_csv_records(path: Path) -> pa.Table:
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 # ASCII text (every v1 file) is valid UTF-8: no need to check each field.
-                check_utf8=not content.isascii(),
+                check_utf8=not ascii_only,
             ),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as error:
         raise UsageFileError(_diagnose(path, error)) from None
     lines = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
     return table.append_column("position", lines)
+
+
+def _file_content(path: Path) -> pa.Buffer:
+    """A usage file's text, gunzipped when it is ``.gz``: by Arrow, into its memory pool
+    (much cheaper than fresh memory for every file: page faults cost more than inflating),
+    or, when Arrow cannot, by Python's gzip, which says why (or reads it after all)."""
+    if not path.name.endswith(".gz"):
+        return pa.py_buffer(path.read_bytes())
+    try:
+        with pa.input_stream(str(path), compression="gzip") as stream:
+            return stream.read_buffer()
+    except OSError:
+        return pa.py_buffer(gzip.decompress(path.read_bytes()))
 
 
 def _check_header(path: Path, first: bytes) -> None:
