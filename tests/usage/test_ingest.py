@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from kindwave.lines import services as lines
 from kindwave.lines.models import Line, LineState, LineStateChange, Market
 from kindwave.simulator.run import make_options, simulate
+from kindwave.usage import ingest as ingest_module
 from kindwave.usage import lake, services
 from kindwave.usage.cdr import fields as cdr_fields
 from kindwave.usage.cdr import hour_cdr_file_name, to_ber, write_cdr_file
@@ -514,3 +515,25 @@ class TestBerFiles:
         )
         out = capsys.readouterr().out
         assert "CDRs: 2 of unrated types skipped (niLCSRecord 2), 0 vendor field(s) dropped" in out
+
+    def test_several_ber_files_are_decoded_in_worker_processes_like_in_this_one(
+        self, gb: Market, delivery: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        sources = hour_files(delivery)[13:17]
+        for source in sources:
+            rows = [row for _, row in read_usage_file(source)]
+            write_cdr_file(tmp_path / "ber" / hour_cdr_file_name(hour_of_file(source)), rows)
+        broken = tmp_path / "ber" / "usage-20261001T20.ber"
+        write_cdr_file(broken, [row for _, row in read_usage_file(hour_files(delivery)[20])][:2])
+        broken.write_bytes(broken.read_bytes()[:-7])
+        monkeypatch.setattr(ingest_module, "_BER_PROCESSES_FROM", 2)
+
+        summary = ingest(tmp_path / "ber", market=gb)
+
+        assert len(summary.ingested) == len(sources)
+        assert len(summary.refused) == 1
+        assert broken.name in summary.refused[0]
+        assert "offset" in summary.refused[0]
+        expected = [row["record_id"] for source in sources for _, row in read_usage_file(source)]
+        assert summary.accepted == len(expected) > 0
+        assert sorted(lake_ids()) == sorted(expected)

@@ -8,6 +8,7 @@ import csv
 import gzip
 import hashlib
 import itertools
+import multiprocessing
 import os
 import re
 import shutil
@@ -15,7 +16,8 @@ import time
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -138,6 +140,9 @@ BATCH_VARIABLE = "KINDWAVE_INGEST_BATCH_MB"
 DEFAULT_BATCH_MB = 16
 _MAX_BATCH_FILES = 512
 _READER_THREADS = 2
+# From this many BER files on, they are decoded in worker processes (pycrate's types are
+# stateful, so not threads; each worker takes a couple of seconds to import pycrate).
+_BER_PROCESSES_FROM = 4
 _BER_NAME = re.compile(r"usage-(\d{8}T\d{2})\.ber")
 
 
@@ -851,7 +856,11 @@ def read_ber_records(path: Path) -> pa.Table:
     reader's counts of unrated records skipped and vendor fields dropped."""
     from kindwave.usage.cdr import read_cdr_file
 
-    table = read_cdr_file(path)
+    return _ber_columns(read_cdr_file(path))
+
+
+def _ber_columns(table: pa.Table) -> pa.Table:
+    """A table of ``read_cdr_file`` as the ingest reads it (its counts kept)."""
     metadata = table.schema.metadata or {}
     typed = table.select([*COLUMNS, "position"]).cast(
         pa.schema(
@@ -902,6 +911,7 @@ class _Batch:
 
     pending: list[_Pending]
     reads: dict[int, Future[_Read]]
+    decoded: dict[int, Future[pa.Table]]  # BER files being decoded in worker processes
 
 
 class _Ingest:
@@ -919,10 +929,16 @@ class _Ingest:
         self.summary = IngestSummary()
         self.seen_sha256: set[str] = set()
         self.batch_bytes = batch_bytes()
+        self.decoders: ProcessPoolExecutor | None = None
 
     def run(self, files: Sequence[Path]) -> IngestSummary:
         began = time.perf_counter()
         self.summary.orphans_removed = len(lake.remove_orphans())
+        if sum(_is_ber(path) for path in files) >= _BER_PROCESSES_FROM:
+            # Spawned, not forked: this process holds threads and database connections.
+            self.decoders = ProcessPoolExecutor(
+                _READER_THREADS, mp_context=multiprocessing.get_context("spawn")
+            )
         try:
             with ThreadPoolExecutor(_READER_THREADS) as readers:
                 batches = self._batches(files)
@@ -934,6 +950,8 @@ class _Ingest:
                     current = following
         finally:
             self.checker.close()
+            if self.decoders is not None:
+                self.decoders.shutdown(cancel_futures=True)
         self.summary.seconds = time.perf_counter() - began
         return self.summary
 
@@ -994,7 +1012,16 @@ class _Ingest:
             for item in pending
             if not _is_ber(item.path)
         }
-        return _Batch(pending, reads)
+        decoded: dict[int, Future[pa.Table]] = {}
+        if self.decoders is not None:
+            from kindwave.usage.cdr import read_cdr_file
+
+            decoded = {
+                item.source.index: self.decoders.submit(read_cdr_file, item.path)
+                for item in pending
+                if _is_ber(item.path)
+            }
+        return _Batch(pending, reads, decoded)
 
     def _finish(self, batch: _Batch) -> None:
         reads = self._read(batch)
@@ -1102,15 +1129,15 @@ class _Ingest:
         self.progress(sum(tables[item.source.index].num_rows for item in readable))
 
     def _read(self, batch: _Batch) -> dict[int, _Read]:
-        """The batch's files read and validated (CSV in the reader threads; BER in this
-        thread, as pycrate's types are not thread-safe); those that cannot be read are
-        refused."""
+        """The batch's files read and validated (CSV in the reader threads; BER decoded in
+        worker processes when a run has several, else in this thread, as pycrate's types
+        are not thread-safe); those that cannot be read are refused."""
         reads: dict[int, _Read] = {}
         for item in batch.pending:
             index = item.source.index
             try:
                 if _is_ber(item.path):
-                    table = read_ber_records(item.path)
+                    table = self._ber_table(batch, item)
                     bulk = self.checker.validator.check(table, item.source.file_hour)
                     id_hash = record_id_hashes(table.column("record_id"))
                     reads[index] = _Read(table, bulk, id_hash, np.sort(id_hash))
@@ -1119,6 +1146,16 @@ class _Ingest:
             except UsageFileError as error:
                 self._refuse(item.path, item.source.sha256, item.size, str(error))
         return reads
+
+    def _ber_table(self, batch: _Batch, item: _Pending) -> pa.Table:
+        """A BER file's records: from its worker process, or read here."""
+        decoding = batch.decoded.get(item.source.index)
+        if decoding is not None:
+            try:
+                return _ber_columns(decoding.result())
+            except BrokenProcessPool:  # a worker died (e.g. out of memory): read it here
+                pass
+        return read_ber_records(item.path)
 
     def _refuse(self, path: Path, sha256: str, size: int, reason: str) -> None:
         with transaction.atomic():
