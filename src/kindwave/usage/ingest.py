@@ -537,7 +537,7 @@ class _Checker:
                 wanted.append((high + timedelta(days=1), last))
             self.loaded = (min(first, low), max(last, high))
         for begin, end in wanted:
-            for part in lake.ingested_parts(begin, end):
+            for part in lake.ingested_parts(begin, end, market=self.market):
                 stored = pq.read_table(part, columns=["record_id", "start_time"])
                 self._add_seen(
                     pa.table(
@@ -590,7 +590,7 @@ class _Checker:
         if candidates.size:
             records = _take(rows, candidates.tolist())
             stored = lake.records_as_text(
-                lake.ingested_parts(earliest, latest),
+                lake.ingested_parts(earliest, latest, market=self.market),
                 (record["record_id"] for record in records),
             )
             for index, record in zip(candidates.tolist(), records, strict=True):

@@ -20,7 +20,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
+from django.db.models import Q
 
+from kindwave.lines.models import Market
 from kindwave.usage.models import UsageFile
 
 PART_SHA_LENGTH = 16
@@ -108,18 +110,22 @@ def write_part(relative: str, table: pa.Table) -> Path:
     return path
 
 
-def ingested_parts(first: date | None = None, last: date | None = None) -> list[Path]:
+def ingested_parts(
+    first: date | None = None, last: date | None = None, *, market: Market | None = None
+) -> list[Path]:
     """Every part of the lake the manifest vouches for, optionally only usage dates
-    ``first`` to ``last`` (inclusive), sorted by name."""
+    ``first`` to ``last`` (inclusive) and only the files of ``market`` (with the files
+    recorded before the manifest knew markets), sorted by name, each once."""
     root = lake_root()
-    parts: list[Path] = []
-    for listed in UsageFile.objects.filter(status=UsageFile.Status.INGESTED).values_list(
-        "parts", flat=True
-    ):
+    files = UsageFile.objects.filter(status=UsageFile.Status.INGESTED)
+    if market is not None:
+        files = files.filter(Q(market=market) | Q(market__isnull=True))
+    parts: set[Path] = set()
+    for listed in files.values_list("parts", flat=True):
         for part in listed:
             day = partition_date(part)
             if (first is None or day >= first) and (last is None or day <= last):
-                parts.append(root / part)
+                parts.add(root / part)
     return sorted(parts)
 
 
