@@ -21,7 +21,7 @@ from kindwave.usage import ingest as ingest_module
 from kindwave.usage import lake, services
 from kindwave.usage.cdr import fields as cdr_fields
 from kindwave.usage.cdr import hour_cdr_file_name, to_ber, write_cdr_file
-from kindwave.usage.fileformat import hour_of_file, read_usage_file
+from kindwave.usage.fileformat import HEADER_LINE, hour_of_file, read_usage_file
 from kindwave.usage.models import Cell, QuarantinedRecord, UsageFile
 from tests.usage.test_cdr import content_of, cs_value, with_content
 
@@ -383,6 +383,17 @@ class TestMalformedFiles:
         expected = [row["record_id"] for _, row in read_usage_file(source)]
         assert summary.accepted == len(expected) > 0
         assert sorted(lake_ids()) == sorted(expected)
+
+    def test_an_hour_without_traffic_is_ingested_with_no_record(
+        self, gb: Market, delivery: Path, tmp_path: Path
+    ) -> None:
+        target = tmp_path / "usage-20261001T04.csv.gz"
+        target.write_bytes(gzip.compress(f"{HEADER_LINE}\n".encode()))
+
+        summary = ingest(target, market=gb)
+
+        assert (summary.ingested, summary.records, summary.refused) == ([str(target)], 0, [])
+        assert UsageFile.objects.get().parts == []
 
     def test_a_refused_file_once_fixed_is_ingested(
         self, gb: Market, delivery: Path, tmp_path: Path
