@@ -22,7 +22,11 @@ from kindwave.causes import services as causes
 from kindwave.causes.models import Cause
 from kindwave.lines import selectors as lines_selectors
 from kindwave.lines import services as lines
+from kindwave.lines.models import Line, Market
 from kindwave.lines.validators import luhn_check_digit
+from kindwave.usage import services as usage
+from kindwave.usage.models import Cell
+from kindwave.web import demo_usage
 
 DEMO_PASSWORD = "kindwave-demo"  # noqa: S105  (published in the README: demo only)
 
@@ -51,11 +55,23 @@ class Persona:
     time_zone: str = "Europe/London"
     line: tuple[str, str, str] | None = None  # market, plan code, cause slug
     role: str = ""
+    # Trips abroad in the demo month: (first day, last day, visited network MCC-MNC).
+    trips: tuple[tuple[int, int, str], ...] = ()
 
 
 PERSONAS = (
-    Persona("alice@example.org", "Alice Martin", line=("GB", "gb-everyday", "wateraid")),
-    Persona("bob@example.org", "Bob Martin", line=("GB", "gb-starter", "the-trussell-trust")),
+    Persona(
+        "alice@example.org",
+        "Alice Martin",
+        line=("GB", "gb-everyday", "wateraid"),
+        trips=((10, 13, "208-01"),),  # a long weekend in France: roam like at home
+    ),
+    Persona(
+        "bob@example.org",
+        "Bob Martin",
+        line=("GB", "gb-starter", "the-trussell-trust"),
+        trips=((20, 21, "310-410"),),  # two days in the US: rest-of-world prices
+    ),
     Persona("charlie@example.org", "Charlie Outsider"),
     Persona(
         "admin@wateraid.example.org",
@@ -69,8 +85,20 @@ PERSONAS = (
         language="fr",
         time_zone="Europe/Paris",
         line=("FR", "fr-confort", "restos-du-coeur"),
+        trips=((3, 5, "214-01"),),  # Spain
     ),
 )
+
+# The personas' own usage feed covers the last PERSONA_USAGE_DAYS days before it is written.
+PERSONA_USAGE_DAYS = 30
+PERSONA_USAGE_SEED = 11
+# Numbers the personas call besides each other and the simulated subscribers: a landline,
+# a freephone number and a number abroad (Ofcom's and ARCEP's ranges for drama and tests).
+EXTRA_CONTACTS = {
+    "GB": ("+442079460018", "+448001111000", "+33145678901"),
+    "FR": ("+33145678901", "+33800123456", "+442079460018"),
+    "US": ("+13125550199", "+18005550100", "+442079460018"),
+}
 
 
 @dataclass(frozen=True)
@@ -158,6 +186,100 @@ def ensure_persona(persona: Persona) -> User:
     return user
 
 
+def persona_feed_dir(country: str) -> Path:
+    return settings.DATA_DIR / "simulation" / "personas" / country
+
+
+def write_persona_feed(market: Market, say: Callable[[str], None]) -> Path | None:
+    """Write (once) the usage files of the market's demo personas' lines; None when the
+    market has no persona line or no cells to place them in."""
+    out_dir = persona_feed_dir(market.code)
+    marker = out_dir / "feed.json"
+    if marker.exists():
+        return out_dir
+    emails = [p.email for p in PERSONAS if p.line and p.line[0] == market.code]
+    persona_lines = list(
+        Line.objects.filter(market=market, owner__email__in=emails, sim__isnull=False)
+        .select_related("owner", "sim")
+        .order_by("id")
+    )
+    cells = sorted(
+        Cell.objects.filter(cell_id__startswith=market.host_plmn + "-").values_list(
+            "cell_id", flat=True
+        )[:500]
+    )
+    if not persona_lines or not cells:
+        return None
+    others = list(
+        Line.objects.filter(market=market)
+        .exclude(id__in=[line.id for line in persona_lines])
+        .order_by("id")
+        .values_list("msisdn", flat=True)[:40]
+    )
+    now = timezone.now()
+    first_day = (now - timedelta(days=PERSONA_USAGE_DAYS)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    until = now.replace(minute=0, second=0, microsecond=0)
+    records: list[dict[str, str]] = []
+    by_email = {p.email: p for p in PERSONAS}
+    for number, line in enumerate(persona_lines):
+        assert line.sim is not None  # noqa: S101 — filtered above
+        persona = by_email[line.owner.email]
+        contacts = [m for m in [*others, *(o.msisdn for o in persona_lines)] if m != line.msisdn]
+        records += demo_usage.persona_records(
+            demo_usage.PersonaLine(
+                key=persona.email.split("@", 1)[0],
+                msisdn=line.msisdn,
+                imsi=line.sim.imsi,
+                home_plmn=market.host_plmn,
+                home_cells=cells[number * 3 : number * 3 + 3] or cells[:3],
+                contacts=[*contacts, *EXTRA_CONTACTS.get(market.code, ())],
+                trips=persona.trips,
+            ),
+            first_day,
+            PERSONA_USAGE_DAYS,
+            until,
+            PERSONA_USAGE_SEED,
+        )
+    files = demo_usage.write_hour_files(records, out_dir)
+    marker.write_text(
+        json.dumps({"records": len(records), "files": files, "written_at": now.isoformat()}),
+        "utf-8",
+    )
+    say(f"Usage of the {market.code} demo logins' lines: {len(records):,} records")
+    return out_dir
+
+
+def ingest_and_rate(say: Callable[[str], None]) -> None:
+    """Ingest each simulated market's usage (and the personas' feed) and rate every
+    cycle it touches; both steps are safe to repeat."""
+    cycles: set[str] = set()
+    for sim in SIMULATIONS:
+        sim_dir = simulation_dir(sim.country)
+        if not (sim_dir / "cells.csv").exists():
+            continue
+        market = Market.objects.get(code=sim.country)
+        usage.load_cells(sim_dir / "cells.csv")
+        feeds = [sim_dir / "usage"]
+        persona_dir = write_persona_feed(market, say)
+        if persona_dir is not None:
+            feeds.append(persona_dir)
+        summary = usage.ingest_usage_files(feeds, market=market)
+        say(
+            f"Usage {sim.country}: {len(summary.ingested):,} files ingested "
+            f"({summary.accepted:,} records), {len(summary.skipped):,} already in the lake"
+        )
+        started = timezone.now() - timedelta(days=max(sim.days, PERSONA_USAGE_DAYS) + 1)
+        month = started.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        while month <= timezone.now():
+            cycles.add(f"{month:%Y-%m}")
+            month = (month + timedelta(days=32)).replace(day=1)
+    for cycle in sorted(cycles):
+        rated = usage.rate_cycle(cycle)
+        say(f"Rated {cycle}: {rated.records:,} records")
+
+
 def load_demo(say: Callable[[str], None], with_simulation: bool = True) -> None:
     """Migrate, load catalogues, causes, simulated operators and the demo personas."""
     call_command("migrate", interactive=False, verbosity=0)
@@ -173,4 +295,6 @@ def load_demo(say: Callable[[str], None], with_simulation: bool = True) -> None:
             simulate_and_import(sim, say)
     for persona in PERSONAS:
         ensure_persona(persona)
+    if with_simulation:
+        ingest_and_rate(say)
     say(f"Demo logins (password {DEMO_PASSWORD!r}): " + ", ".join(p.email for p in PERSONAS))
