@@ -7,30 +7,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lines', '0001_initial'),
-        ('usage', '0002_rating_outputs'),
+        ("lines", "0001_initial"),
+        ("usage", "0002_rating_outputs"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='quarantinedrecord',
-            name='position_kind',
-            field=models.CharField(choices=[('line', 'line'), ('offset', 'byte offset')], default='line', max_length=8, verbose_name='position is a'),
+            model_name="quarantinedrecord",
+            name="position_kind",
+            field=models.CharField(
+                choices=[("line", "line"), ("offset", "byte offset")],
+                default="line",
+                max_length=8,
+                verbose_name="position is a",
+            ),
         ),
         migrations.AddField(
-            model_name='usagefile',
-            name='market',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='usage_files', to='lines.market', verbose_name='market'),
+            model_name="usagefile",
+            name="market",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="usage_files",
+                to="lines.market",
+                verbose_name="market",
+            ),
         ),
         migrations.AlterField(
-            model_name='quarantinedrecord',
-            name='line',
-            field=models.PositiveBigIntegerField(verbose_name='line or byte offset'),
+            model_name="quarantinedrecord",
+            name="line",
+            field=models.PositiveBigIntegerField(verbose_name="line or byte offset"),
         ),
         migrations.AddIndex(
-            model_name='usagefile',
-            index=models.Index(fields=['market', 'file_hour'], name='usage_file_market_hour_idx'),
+            model_name="usagefile",
+            index=models.Index(fields=["market", "file_hour"], name="usage_file_market_hour_idx"),
         ),
     ]
