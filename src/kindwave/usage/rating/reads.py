@@ -2,13 +2,14 @@
 ``kindwave.usage.services`` (other apps never read the lake directly).
 
 Summaries and allowances come from the database; daily figures and the record list
-from the cycle's rated Parquet, which is sorted by line, so DuckDB reads only the row
-groups of the asked line. Every function takes a ``Line`` and returns only its data.
+from the cycle's rated Parquet, which is split by line shard, so DuckDB reads only the
+asked line's shard (a sixty-fourth of the cycle). Every function takes a ``Line`` and returns only its data.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -93,14 +94,28 @@ def _query(cycle: str, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, 
     parts = store.cycle_parts(cycle, parameters["line"])
     if not parts:
         return []
-    import duckdb
+    source = "read_parquet($parts, hive_partitioning = false)"
+    return (
+        _connection()
+        .execute(sql.replace("FROM rated", f"FROM {source}"), {"parts": parts, **parameters})
+        .fetchall()
+    )
 
-    with duckdb.connect() as connection:
+
+_local = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's DuckDB connection (in memory, UTC): opening one costs more than a
+    page's queries, and a connection must not be shared between threads."""
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        import duckdb
+
+        connection = duckdb.connect()
         connection.execute("SET TimeZone='UTC'")
-        source = "read_parquet($parts, hive_partitioning = false)"
-        return connection.execute(
-            sql.replace("FROM rated", f"FROM {source}"), {"parts": parts, **parameters}
-        ).fetchall()
+        _local.connection = connection
+    return connection
 
 
 def rated_cycles(line: Line) -> list[str]:
