@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "kindwave.accounts",
     "kindwave.causes",
     "kindwave.lines",
+    "kindwave.ledger",
     "kindwave.usage",
     "kindwave.web",
     "kindwave.simulator",

@@ -1,0 +1,533 @@
+"""Every movement of money in Kindwave goes through these functions.
+
+Each function owns its ``transaction.atomic()``: a transfer and the balances it changes
+are written together or not at all. The accounts touched are locked with
+``select_for_update()`` in id order (no deadlock between two transfers over the same
+accounts); on SQLite the whole write is serialised by ``BEGIN IMMEDIATE``.
+
+Every transfer carries a caller-chosen idempotency key: submitting the same key with the
+same payload again returns the transfer already written and changes nothing; the same key
+with another payload raises :class:`IdempotencyConflict`. Bad input raises
+:class:`LedgerError` with the reason, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState
+
+#: The largest single amount, in minor units (10 trillion pounds): keeps every running
+#: total far inside a signed 64-bit integer.
+MAX_AMOUNT = 10**15
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_GROUP_NAMESPACE = uuid.UUID("6f1c63c4-9a55-4c1e-8f0e-6b7f5c2d1a01")
+_VERIFY_CHUNK = 5_000
+
+
+class LedgerError(Exception):
+    """A ledger request that cannot be honoured; the message says why."""
+
+
+class IdempotencyConflict(LedgerError):  # noqa: N818 - the name the callers use
+    """The idempotency key was already used for a different transfer."""
+
+
+AccountRef = Account | str
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One leg of a linked transfer."""
+
+    debit: AccountRef
+    credit: AccountRef
+    amount: int
+    currency: str
+    code: str
+    description: str = ""
+
+
+# --- Accounts ----------------------------------------------------------------------------
+
+
+def open_account(code: str, name: str, kind: str, currency: str) -> Account:
+    """Open the account ``code`` or return it if it is already open with the same kind and
+    currency (idempotent; the name of an existing account is left as it is). A known code
+    with another kind or currency raises ``LedgerError``."""
+    code = code.strip()
+    if not code:
+        raise LedgerError(_("An account needs a code."))
+    if kind not in AccountKind.values:
+        raise LedgerError(
+            _("Unknown account kind %(kind)s (expected one of %(kinds)s).")
+            % {"kind": kind, "kinds": ", ".join(AccountKind.values)}
+        )
+    _check_currency(currency)
+    with transaction.atomic():
+        account, _created = Account.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, "currency": currency}
+        )
+    if account.kind != kind or account.currency != currency:
+        raise LedgerError(
+            _("The account %(code)s is already open as %(kind)s in %(currency)s.")
+            % {"code": code, "kind": account.kind, "currency": account.currency}
+        )
+    return account
+
+
+# --- Transfers ---------------------------------------------------------------------------
+
+
+def transfer(
+    key: str,
+    debit: AccountRef,
+    credit: AccountRef,
+    amount: int,
+    currency: str,
+    code: str,
+    description: str = "",
+) -> Transfer:
+    """Post ``amount`` minor units of ``currency``: debit ``debit``, credit ``credit``.
+
+    Promises: both accounts' posted totals change in the same transaction as the transfer
+    is written; idempotent on ``key``; on refusal nothing is written.
+    """
+    leg = Leg(debit, credit, amount, currency, code, description)
+    return _submit([_prepare(key, leg, TransferState.POSTED)])[0]
+
+
+def reserve(
+    key: str,
+    debit: AccountRef,
+    credit: AccountRef,
+    amount: int,
+    currency: str,
+    code: str,
+    description: str = "",
+) -> Transfer:
+    """Reserve ``amount`` (a *pending* transfer): only the pending totals move, until
+    :func:`post_pending` or :func:`void_pending`. Idempotent on ``key``; atomic."""
+    leg = Leg(debit, credit, amount, currency, code, description)
+    return _submit([_prepare(key, leg, TransferState.PENDING)])[0]
+
+
+def post_pending(key: str, pending: Transfer) -> Transfer:
+    """Make the reservation ``pending`` real: a posted transfer of the same amount between
+    the same accounts, ``pending_of`` set; the pending totals go down and the posted totals
+    up. Exactly once: a reservation already posted or voided is refused.
+    Idempotent on ``key``; atomic."""
+    return _resolve(key, pending, TransferState.POSTED)
+
+
+def void_pending(key: str, pending: Transfer) -> Transfer:
+    """Release the reservation ``pending``: a voided transfer records it and the pending
+    totals go back down. Exactly once, as :func:`post_pending`. Idempotent; atomic."""
+    return _resolve(key, pending, TransferState.VOIDED)
+
+
+def reverse(key: str, original: Transfer, description: str = "") -> Transfer:
+    """Correct the posted transfer ``original`` with a new posted transfer of the same
+    amount, debit and credit swapped, ``reverses`` set. A transfer is reversed at most
+    once; a pending or voided one cannot be (void a reservation instead).
+    Idempotent on ``key``; atomic."""
+    original = Transfer.objects.select_related("debit_account", "credit_account").get(
+        pk=original.pk
+    )
+    if original.state != TransferState.POSTED:
+        raise LedgerError(
+            _("Only a posted transfer can be reversed; %(key)s is %(state)s.")
+            % {"key": original.idempotency_key, "state": original.state}
+        )
+    leg = Leg(
+        original.credit_account,
+        original.debit_account,
+        original.amount,
+        original.currency,
+        original.code,
+        description or f"reversal of {original.idempotency_key}",
+    )
+    return _submit([_prepare(key, leg, TransferState.POSTED, reverses=original)])[0]
+
+
+def transfer_linked(key: str, legs: Sequence[Leg]) -> list[Transfer]:
+    """Post every leg or none: one transaction, keys ``key/1``, ``key/2``…, one ``group``
+    UUID (derived from ``key``) on all of them. If any leg is refused, nothing is written.
+    Idempotent: the same key and legs again return the transfers already written; the same
+    key with other legs (or another number of legs) raises ``IdempotencyConflict``."""
+    if not legs:
+        raise LedgerError(_("A linked transfer needs at least one leg."))
+    _check_key(key)
+    group = uuid.uuid5(_GROUP_NAMESPACE, key)
+    prepared = [
+        _prepare(f"{key}/{number}", leg, TransferState.POSTED, group=group, total=len(legs))
+        for number, leg in enumerate(legs, start=1)
+    ]
+    return _submit(prepared, group=group)
+
+
+# --- Internals ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """A validated transfer, ready to write, with the hash of its canonical payload."""
+
+    key: str
+    debit: Account
+    credit: Account
+    amount: int
+    currency: str
+    code: str
+    description: str
+    state: str
+    pending_of: Transfer | None = None
+    reverses: Transfer | None = None
+    group: uuid.UUID | None = None
+    sha256: str = ""
+
+
+def _check_currency(currency: str) -> None:
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        raise LedgerError(
+            _("%(currency)r is not an ISO 4217 currency code (three capital letters).")
+            % {"currency": currency}
+        )
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key.strip() or len(key) > 190:
+        raise LedgerError(_("An idempotency key must have 1 to 190 characters."))
+
+
+def _account(ref: AccountRef) -> Account:
+    code = ref.code if isinstance(ref, Account) else ref
+    found = Account.objects.filter(code=code).first()
+    if found is None:
+        raise LedgerError(_("There is no ledger account %(code)s.") % {"code": code})
+    return found
+
+
+def _prepare(
+    key: str,
+    leg: Leg,
+    state: str,
+    *,
+    pending_of: Transfer | None = None,
+    reverses: Transfer | None = None,
+    group: uuid.UUID | None = None,
+    total: int = 1,
+) -> _Prepared:
+    """Check one transfer against every rule that does not depend on other transfers."""
+    _check_key(key)
+    amount = leg.amount
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise LedgerError(
+            _("The amount must be a whole number of minor units, not %(amount)r.")
+            % {"amount": amount}
+        )
+    if amount <= 0:
+        raise LedgerError(_("The amount must be positive, not %(amount)s.") % {"amount": amount})
+    if amount > MAX_AMOUNT:
+        raise LedgerError(
+            _("The amount %(amount)s is above the limit of %(limit)s minor units.")
+            % {"amount": amount, "limit": MAX_AMOUNT}
+        )
+    _check_currency(leg.currency)
+    if not leg.code or len(leg.code) > 40:
+        raise LedgerError(_("A transfer needs a code of 1 to 40 characters."))
+    if len(leg.description) > 500:
+        raise LedgerError(_("A transfer description has at most 500 characters."))
+    debit, credit = _account(leg.debit), _account(leg.credit)
+    if debit.pk == credit.pk:
+        raise LedgerError(
+            _("A transfer needs two different accounts; %(code)s is both.") % {"code": debit.code}
+        )
+    for account in (debit, credit):
+        if account.currency != leg.currency:
+            raise LedgerError(
+                _("The account %(code)s is in %(account)s, not %(currency)s.")
+                % {"code": account.code, "account": account.currency, "currency": leg.currency}
+            )
+    prepared = _Prepared(
+        key,
+        debit,
+        credit,
+        amount,
+        leg.currency,
+        leg.code,
+        leg.description,
+        state,
+        pending_of,
+        reverses,
+        group,
+    )
+    prepared.sha256 = _payload(
+        debit=debit.code,
+        credit=credit.code,
+        amount=amount,
+        currency=leg.currency,
+        code=leg.code,
+        description=leg.description,
+        state=state,
+        pending_of=pending_of.idempotency_key if pending_of else None,
+        reverses=reverses.idempotency_key if reverses else None,
+        legs=total,
+    )
+    return prepared
+
+
+def _payload(**values: Any) -> str:
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _resolve(key: str, pending: Transfer, state: str) -> Transfer:
+    pending = Transfer.objects.select_related("debit_account", "credit_account").get(pk=pending.pk)
+    if pending.state != TransferState.PENDING:
+        raise LedgerError(
+            _("The transfer %(key)s is not a reservation (it is %(state)s).")
+            % {"key": pending.idempotency_key, "state": pending.state}
+        )
+    leg = Leg(
+        pending.debit_account,
+        pending.credit_account,
+        pending.amount,
+        pending.currency,
+        pending.code,
+        pending.description,
+    )
+    return _submit([_prepare(key, leg, state, pending_of=pending)])[0]
+
+
+def _submit(prepared: list[_Prepared], group: uuid.UUID | None = None) -> list[Transfer]:
+    """Write ``prepared`` in one transaction, or return them if their keys are already
+    written with the same payloads. A concurrent writer of the same key (or outcome, or
+    reversal) makes the insert fail: the transaction rolls back and we look again once."""
+    keys = [item.key for item in prepared]
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                existing = _existing(keys, group)
+                if existing:
+                    return _replay(prepared, existing)
+                return _write(prepared)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _existing(keys: list[str], group: uuid.UUID | None) -> dict[str, Transfer]:
+    found = Transfer.objects.filter(idempotency_key__in=keys)
+    if group is not None:
+        found = Transfer.objects.filter(group=group) | found
+    return {transfer.idempotency_key: transfer for transfer in found}
+
+
+def _replay(prepared: list[_Prepared], existing: dict[str, Transfer]) -> list[Transfer]:
+    same = len(existing) == len(prepared) and all(
+        item.key in existing and existing[item.key].payload_sha256 == item.sha256
+        for item in prepared
+    )
+    if not same:
+        raise IdempotencyConflict(
+            _("The key %(key)s was already used for a different transfer.")
+            % {"key": prepared[0].key.rsplit("/", 1)[0] if len(prepared) > 1 else prepared[0].key}
+        )
+    return [existing[item.key] for item in prepared]
+
+
+def _write(prepared: list[_Prepared]) -> list[Transfer]:
+    """Lock the accounts (id order), check the rules that depend on other transfers, then
+    insert the transfers and move the totals. Runs inside the caller's transaction."""
+    ids = sorted({item.debit.pk for item in prepared} | {item.credit.pk for item in prepared})
+    list(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+    deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item in prepared:
+        if (
+            item.pending_of is not None
+            and Transfer.objects.filter(pending_of=item.pending_of).exists()
+        ):
+            raise LedgerError(
+                _("The reservation %(key)s has already been posted or voided.")
+                % {"key": item.pending_of.idempotency_key}
+            )
+        if item.reverses is not None and Transfer.objects.filter(reverses=item.reverses).exists():
+            raise LedgerError(
+                _("The transfer %(key)s has already been reversed.")
+                % {"key": item.reverses.idempotency_key}
+            )
+        debit, credit = deltas[item.debit.pk], deltas[item.credit.pk]
+        if item.pending_of is not None:
+            debit["debits_pending"] -= item.amount
+            credit["credits_pending"] -= item.amount
+        if item.state == TransferState.POSTED:
+            debit["debits_posted"] += item.amount
+            credit["credits_posted"] += item.amount
+        elif item.state == TransferState.PENDING:
+            debit["debits_pending"] += item.amount
+            credit["credits_pending"] += item.amount
+    transfers = Transfer.objects.bulk_create(
+        [
+            Transfer(
+                idempotency_key=item.key,
+                debit_account=item.debit,
+                credit_account=item.credit,
+                amount=item.amount,
+                currency=item.currency,
+                code=item.code,
+                description=item.description,
+                state=item.state,
+                pending_of=item.pending_of,
+                reverses=item.reverses,
+                group=item.group,
+                payload_sha256=item.sha256,
+            )
+            for item in prepared
+        ]
+    )
+    for pk, changes in deltas.items():
+        updates = {column: F(column) + change for column, change in changes.items() if change}
+        if updates:
+            Account.objects.filter(pk=pk).update(**updates)
+    return transfers
+
+
+# --- Verification ------------------------------------------------------------------------
+
+TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+@dataclass(frozen=True)
+class AccountMismatch:
+    """An account whose stored totals differ from those recomputed from its transfers."""
+
+    code: str
+    stored: dict[str, int]
+    recomputed: dict[str, int]
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    """Sums over every account of one currency, as stored; balanced when debits equal
+    credits, posted and pending."""
+
+    currency: str
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+
+    @property
+    def balanced(self) -> bool:
+        return (
+            self.debits_posted == self.credits_posted
+            and self.debits_pending == self.credits_pending
+        )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What :func:`verify` found; ``ok`` when nothing is wrong."""
+
+    accounts: int
+    transfers: int
+    mismatches: list[AccountMismatch] = field(default_factory=list)
+    currencies: list[CurrencyTotals] = field(default_factory=list)
+    wrong_currency: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.mismatches
+            and not self.wrong_currency
+            and all(totals.balanced for totals in self.currencies)
+        )
+
+
+def verify(progress: Callable[[int, int], None] | None = None) -> VerifyResult:
+    """Recompute every account's totals from the transfers and compare them with the
+    stored ones; sum the stored totals per currency (debits must equal credits). Reads
+    only, in one transaction (a consistent snapshot on PostgreSQL; SQLite serialises).
+    ``progress(done, total)`` is called as transfers are read."""
+    with transaction.atomic():
+        accounts = {
+            row["pk"]: row
+            for row in Account.objects.values("pk", "code", "currency", *TOTALS).order_by("pk")
+        }
+        recomputed: dict[int, dict[str, int]] = {pk: dict.fromkeys(TOTALS, 0) for pk in accounts}
+        total = Transfer.objects.count()
+        done, last = 0, 0
+        wrong_currency: list[str] = []
+        while True:
+            rows = list(
+                Transfer.objects.filter(pk__gt=last)
+                .order_by("pk")
+                .values_list(
+                    "pk",
+                    "idempotency_key",
+                    "debit_account_id",
+                    "credit_account_id",
+                    "amount",
+                    "currency",
+                    "state",
+                    "pending_of_id",
+                )[:_VERIFY_CHUNK]
+            )
+            if not rows:
+                break
+            for _pk, key, debit, credit, amount, currency, state, pending_of in rows:
+                if (
+                    accounts[debit]["currency"] != currency
+                    or accounts[credit]["currency"] != currency
+                ):
+                    wrong_currency.append(key)
+                debits, credits = recomputed[debit], recomputed[credit]
+                if pending_of is not None:
+                    debits["debits_pending"] -= amount
+                    credits["credits_pending"] -= amount
+                if state == TransferState.POSTED:
+                    debits["debits_posted"] += amount
+                    credits["credits_posted"] += amount
+                elif state == TransferState.PENDING:
+                    debits["debits_pending"] += amount
+                    credits["credits_pending"] += amount
+            done += len(rows)
+            last = rows[-1][0]
+            if progress is not None:
+                progress(done, total)
+        mismatches = []
+        sums: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TOTALS, 0))
+        for pk, row in accounts.items():
+            stored = {column: row[column] for column in TOTALS}
+            if stored != recomputed[pk]:
+                mismatches.append(AccountMismatch(row["code"], stored, recomputed[pk]))
+            for column in TOTALS:
+                sums[row["currency"]][column] += row[column]
+    return VerifyResult(
+        accounts=len(accounts),
+        transfers=done,
+        mismatches=mismatches,
+        currencies=[CurrencyTotals(currency, **sums[currency]) for currency in sorted(sums)],
+        wrong_currency=wrong_currency,
+    )
+
+
+def accounts_with_balances(currency: str | None = None) -> Iterable[Account]:
+    """Every account (optionally of one currency), by code."""
+    found = Account.objects.order_by("code")
+    if currency:
+        found = found.filter(currency=currency.upper())
+    return found.iterator()
