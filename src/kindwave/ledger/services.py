@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, Case, F, When
 from django.utils.translation import gettext as _
 
 from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState
@@ -34,6 +34,8 @@ MAX_AMOUNT = 10**15
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _GROUP_NAMESPACE = uuid.UUID("6f1c63c4-9a55-4c1e-8f0e-6b7f5c2d1a01")
 _VERIFY_CHUNK = 5_000
+#: An account's four running totals, in minor units.
+TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
 
 class LedgerError(Exception):
@@ -170,8 +172,16 @@ def transfer_linked(key: str, legs: Sequence[Leg]) -> list[Transfer]:
         raise LedgerError(_("A linked transfer needs at least one leg."))
     _check_key(key)
     group = uuid.uuid5(_GROUP_NAMESPACE, key)
+    accounts = _accounts(legs)
     prepared = [
-        _prepare(f"{key}/{number}", leg, TransferState.POSTED, group=group, total=len(legs))
+        _prepare(
+            f"{key}/{number}",
+            leg,
+            TransferState.POSTED,
+            group=group,
+            total=len(legs),
+            accounts=accounts,
+        )
         for number, leg in enumerate(legs, start=1)
     ]
     return _submit(prepared, group=group)
@@ -211,11 +221,17 @@ def _check_key(key: str) -> None:
         raise LedgerError(_("An idempotency key must have 1 to 190 characters."))
 
 
-def _account(ref: AccountRef) -> Account:
-    code = ref.code if isinstance(ref, Account) else ref
-    found = Account.objects.filter(code=code).first()
-    if found is None:
-        raise LedgerError(_("There is no ledger account %(code)s.") % {"code": code})
+def _code(ref: AccountRef) -> str:
+    return ref.code if isinstance(ref, Account) else ref
+
+
+def _accounts(legs: Sequence[Leg]) -> dict[str, Account]:
+    """The accounts the legs name, by code, in one query; an unknown code is refused."""
+    codes = {_code(leg.debit) for leg in legs} | {_code(leg.credit) for leg in legs}
+    found = {account.code: account for account in Account.objects.filter(code__in=codes)}
+    missing = sorted(codes - found.keys())
+    if missing:
+        raise LedgerError(_("There is no ledger account %(code)s.") % {"code": missing[0]})
     return found
 
 
@@ -228,6 +244,7 @@ def _prepare(
     reverses: Transfer | None = None,
     group: uuid.UUID | None = None,
     total: int = 1,
+    accounts: dict[str, Account] | None = None,
 ) -> _Prepared:
     """Check one transfer against every rule that does not depend on other transfers."""
     _check_key(key)
@@ -249,7 +266,8 @@ def _prepare(
         raise LedgerError(_("A transfer needs a code of 1 to 40 characters."))
     if len(leg.description) > 500:
         raise LedgerError(_("A transfer description has at most 500 characters."))
-    debit, credit = _account(leg.debit), _account(leg.credit)
+    accounts = accounts if accounts is not None else _accounts([leg])
+    debit, credit = accounts[_code(leg.debit)], accounts[_code(leg.credit)]
     if debit.pk == credit.pk:
         raise LedgerError(
             _("A transfer needs two different accounts; %(code)s is both.") % {"code": debit.code}
@@ -398,16 +416,21 @@ def _write(prepared: list[_Prepared]) -> list[Transfer]:
             for item in prepared
         ]
     )
-    for pk, changes in deltas.items():
-        updates = {column: F(column) + change for column, change in changes.items() if change}
-        if updates:
-            Account.objects.filter(pk=pk).update(**updates)
+    # One UPDATE for every account touched: each column moves by its own delta per row.
+    updates = {}
+    for column in TOTALS:
+        whens = [
+            When(pk=pk, then=F(column) + changes[column])
+            for pk, changes in deltas.items()
+            if changes.get(column)
+        ]
+        if whens:
+            updates[column] = Case(*whens, default=F(column), output_field=BigIntegerField())
+    Account.objects.filter(pk__in=list(deltas)).update(**updates)
     return transfers
 
 
 # --- Verification ------------------------------------------------------------------------
-
-TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 
 
 @dataclass(frozen=True)
