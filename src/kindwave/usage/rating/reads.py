@@ -3,7 +3,8 @@
 
 Summaries and allowances come from the database; daily figures and the record list
 from the cycle's rated Parquet, which is split by line shard, so DuckDB reads only the
-asked line's shard (a sixty-fourth of the cycle). Every function takes a ``Line`` and returns only its data.
+asked line's shard (a sixty-fourth of the cycle). Every function takes a ``Line`` and
+returns only its data.
 """
 
 from __future__ import annotations
