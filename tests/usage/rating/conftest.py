@@ -136,27 +136,8 @@ def deliver(records: Iterable[Rec], name: str = "delivery") -> None:
     for record in records:
         by_hour[record.start.replace(minute=0, second=0, microsecond=0)].append(record)
     for hour, rows in sorted(by_hour.items()):
-        sha = hashlib.sha256(f"{name}/{hour.isoformat()}".encode()).hexdigest()
-        by_day: dict[date, list[Rec]] = defaultdict(list)
-        for row in rows:
-            by_day[row.start.date()].append(row)
-        parts = []
-        for day, day_rows in sorted(by_day.items()):
-            relative = lake.part_name(day, sha)
-            lake.write_part(relative, table_of(day_rows, sha))
-            parts.append(relative)
-        UsageFile.objects.create(
-            sha256=sha,
-            name=f"usage-{hour:%Y%m%dT%H}.csv.gz",
-            path=f"/{name}/usage-{hour:%Y%m%dT%H}.csv.gz",
-            size=1,
-            status=UsageFile.Status.INGESTED,
-            file_hour=hour,
-            records=len(rows),
-            accepted=len(rows),
-            parts=parts,
-            **_market_of(rows),
-        )
+        stem = f"usage-{hour:%Y%m%dT%H}.csv.gz"
+        _deliver(rows, f"{name}/{hour.isoformat()}", stem, f"/{name}/{stem}", hour)
 
 
 def _market_of(rows: list[Rec]) -> dict[str, object]:
@@ -177,27 +158,7 @@ def deliver_files(files: Iterable[list[Rec]], name: str = "split") -> None:
     for index, rows in enumerate(files):
         if not rows:
             continue
-        sha = hashlib.sha256(f"{name}/{index}".encode()).hexdigest()
-        by_day: dict[date, list[Rec]] = defaultdict(list)
-        for row in rows:
-            by_day[row.start.date()].append(row)
-        parts = []
-        for day, day_rows in sorted(by_day.items()):
-            relative = lake.part_name(day, sha)
-            lake.write_part(relative, table_of(day_rows, sha))
-            parts.append(relative)
-        UsageFile.objects.create(
-            sha256=sha,
-            name=f"{name}-{index}.csv.gz",
-            path=f"/{name}/{index}",
-            size=1,
-            status=UsageFile.Status.INGESTED,
-            file_hour=None,
-            records=len(rows),
-            accepted=len(rows),
-            parts=parts,
-            **_market_of(rows),
-        )
+        _deliver(rows, f"{name}/{index}", f"{name}-{index}.csv.gz", f"/{name}/{index}", None)
 
 
 def clear_lake() -> None:
@@ -206,3 +167,31 @@ def clear_lake() -> None:
 
     UsageFile.objects.all().delete()
     shutil.rmtree(lake.lake_root(), ignore_errors=True)
+
+
+def _deliver(
+    rows: list[Rec], key: str, file_name: str, path: str, file_hour: datetime | None
+) -> None:
+    """Put ``rows`` in the lake as one ingested file would: parts by usage date, then the
+    manifest row that vouches for them."""
+    sha = hashlib.sha256(key.encode()).hexdigest()
+    by_day: dict[date, list[Rec]] = defaultdict(list)
+    for row in rows:
+        by_day[row.start.date()].append(row)
+    parts = []
+    for day, day_rows in sorted(by_day.items()):
+        relative = lake.part_name(day, sha)
+        lake.write_part(relative, table_of(day_rows, sha))
+        parts.append(relative)
+    UsageFile.objects.create(
+        sha256=sha,
+        name=file_name,
+        path=path,
+        size=1,
+        status=UsageFile.Status.INGESTED,
+        file_hour=file_hour,
+        records=len(rows),
+        accepted=len(rows),
+        parts=parts,
+        **_market_of(rows),
+    )

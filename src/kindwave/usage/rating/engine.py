@@ -15,12 +15,12 @@ from typing import Any
 import ibis
 import pyarrow as pa
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from kindwave.lines.models import Line, Plan
+from kindwave.lines.models import Line, Market, Plan
 from kindwave.usage import lake
-from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun, UsageFile
+from kindwave.usage.ingest import missing_hours as ingest_missing_hours
+from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun
 from kindwave.usage.rating import expression, store
 from kindwave.usage.rating.cycles import cycle_bounds
 from kindwave.usage.rating.dimensions import UNLIMITED, Dimensions, resolve
@@ -144,43 +144,17 @@ def _compact(hours: list[datetime]) -> str:
 
 def missing_hours(cycle: str, market_ids: list[int], now: datetime | None = None) -> list[str]:
     """Warnings naming the UTC hours of the cycle (up to now) with no ingested usage
-    file, per market that has lines (all files together if the manifest has no market)."""
+    file, per market that has lines (the ingest's ``missing_hours`` decides which)."""
     start, end = cycle_bounds(cycle)
     now = now or datetime.now(tz=UTC)
     stop = min(end, now.replace(minute=0, second=0, microsecond=0))
-    expected: list[datetime] = []
-    hour = start
-    while hour < stop:
-        expected.append(hour)
-        hour += timedelta(hours=1)
-    if not expected:
-        return []
-    files = UsageFile.objects.filter(
-        status=UsageFile.Status.INGESTED, file_hour__gte=start, file_hour__lt=end
-    )
-    per_market = any(field.name == "market" for field in UsageFile._meta.get_fields())
-    groups: list[tuple[str, set[datetime | None]]] = []
-    if per_market and market_ids:
-        from kindwave.lines.models import Market
-
-        for market in Market.objects.filter(pk__in=market_ids).order_by("code"):
-            # A manifest row without a market predates the field: it counts for every market.
-            hours = set(
-                files.filter(Q(market=market) | Q(market__isnull=True)).values_list(
-                    "file_hour", flat=True
-                )
-            )
-            groups.append((f"{market.code}: ", hours))
-    else:
-        groups.append(("", set(files.values_list("file_hour", flat=True))))
     warnings = []
-    for label, seen in groups:
-        seen_utc = {moment.astimezone(UTC) for moment in seen if moment is not None}
-        missing = [hour for hour in expected if hour not in seen_utc]
+    for market in Market.objects.filter(pk__in=market_ids).order_by("code"):
+        missing = ingest_missing_hours(market, start, stop) if start < stop else []
         if missing:
             warnings.append(
-                f"{label}{len(missing):,} hour(s) of {cycle} have no ingested usage file: "
-                f"{_compact(missing)}"
+                f"{market.code}: {len(missing):,} hour(s) of {cycle} have no ingested usage "
+                f"file: {_compact(missing)}"
             )
     return warnings
 
