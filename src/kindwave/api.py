@@ -26,6 +26,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from ninja.security import django_auth
 from ninja.throttling import UserRateThrottle
 
+from kindwave.billing.api import router as billing_router
 from kindwave.usage.api import lines_router
 from kindwave.usage.api import router as usage_router
 
@@ -82,6 +83,7 @@ api = KindwaveAPI(
 )
 api.add_router("/", lines_router)
 api.add_router("/", usage_router)
+api.add_router("/", billing_router)
 
 
 def problem(

@@ -50,6 +50,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _percent(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value > 100:
+        raise ConfigError(f"{name}={value}: a percentage is at most 100")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
     raw = env.get(name)
     if raw is None:
@@ -72,6 +79,19 @@ class Config:
     login_failure_limit: int
     login_cooloff_minutes: int
     host_network_plmn: str
+    # Billing (docs/billing-rules.md): days to pay, dunning steps in days after the due
+    # date, the operator's cap on carrier billing per month (minor units, any currency),
+    # the causes' share of net telecom charges (percent), the payout threshold (minor
+    # units) and the profit pledge (share, base "profit" or "revenue", allocation rule).
+    payment_terms_days: int = 14
+    reminder_after_days: int = 3
+    suspend_after_days: int = 14
+    carrier_billing_cap_minor: int = 24_000
+    cause_share_percent: int = 10
+    payout_threshold_minor: int = 5_000
+    pledge_share_percent: int = 25
+    pledge_base: str = "profit"
+    pledge_rule: str = "subscribers"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -125,6 +145,19 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"KINDWAVE_HOST_NETWORK_PLMN={plmn!r}: expected MCC-MNC, e.g. 234-15")
 
     site_url = env.get("KINDWAVE_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    pledge_base = env.get("KINDWAVE_PLEDGE_BASE", "profit")
+    if pledge_base not in ("profit", "revenue"):
+        raise ConfigError(f"KINDWAVE_PLEDGE_BASE={pledge_base!r}: expected profit or revenue")
+    pledge_rule = env.get("KINDWAVE_PLEDGE_RULE", "subscribers")
+    if pledge_rule not in ("subscribers", "shares"):
+        raise ConfigError(f"KINDWAVE_PLEDGE_RULE={pledge_rule!r}: expected subscribers or shares")
+    suspend_after = _int(env, "KINDWAVE_SUSPEND_AFTER_DAYS", 14, minimum=1)
+    reminder_after = _int(env, "KINDWAVE_REMINDER_AFTER_DAYS", 3, minimum=0)
+    if reminder_after >= suspend_after:
+        raise ConfigError(
+            f"KINDWAVE_REMINDER_AFTER_DAYS={reminder_after}: must come before "
+            f"KINDWAVE_SUSPEND_AFTER_DAYS={suspend_after}"
+        )
     return Config(
         debug=debug,
         secret_key=secret_key,
@@ -139,4 +172,13 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         login_failure_limit=_int(env, "KINDWAVE_LOGIN_FAILURE_LIMIT", 5, minimum=1),
         login_cooloff_minutes=_int(env, "KINDWAVE_LOGIN_COOLOFF_MINUTES", 15, minimum=1),
         host_network_plmn=plmn,
+        payment_terms_days=_int(env, "KINDWAVE_PAYMENT_TERMS_DAYS", 14, minimum=0),
+        reminder_after_days=reminder_after,
+        suspend_after_days=suspend_after,
+        carrier_billing_cap_minor=_int(env, "KINDWAVE_CARRIER_BILLING_CAP_MINOR", 24_000),
+        cause_share_percent=_percent(env, "KINDWAVE_CAUSE_SHARE_PERCENT", 10),
+        payout_threshold_minor=_int(env, "KINDWAVE_PAYOUT_THRESHOLD_MINOR", 5_000, minimum=1),
+        pledge_share_percent=_percent(env, "KINDWAVE_PLEDGE_SHARE_PERCENT", 25),
+        pledge_base=pledge_base,
+        pledge_rule=pledge_rule,
     )

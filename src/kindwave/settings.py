@@ -26,6 +26,18 @@ ALLOWED_HOSTS = CONFIG.allowed_hosts
 CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 SITE_URL = CONFIG.site_url
 HOST_NETWORK_PLMN = CONFIG.host_network_plmn
+# Billing rules (docs/billing-rules.md); each KINDWAVE_* variable is read in config.py.
+BILLING = {
+    "PAYMENT_TERMS_DAYS": CONFIG.payment_terms_days,
+    "REMINDER_AFTER_DAYS": CONFIG.reminder_after_days,
+    "SUSPEND_AFTER_DAYS": CONFIG.suspend_after_days,
+    "CARRIER_BILLING_CAP_MINOR": CONFIG.carrier_billing_cap_minor,
+    "CAUSE_SHARE_PERCENT": CONFIG.cause_share_percent,
+    "PAYOUT_THRESHOLD_MINOR": CONFIG.payout_threshold_minor,
+    "PLEDGE_SHARE_PERCENT": CONFIG.pledge_share_percent,
+    "PLEDGE_BASE": CONFIG.pledge_base,
+    "PLEDGE_RULE": CONFIG.pledge_rule,
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,6 +54,7 @@ INSTALLED_APPS = [
     "kindwave.lines",
     "kindwave.ledger",
     "kindwave.usage",
+    "kindwave.billing",
     "kindwave.web",
     "kindwave.simulator",
 ]

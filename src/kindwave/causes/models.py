@@ -69,3 +69,54 @@ class Cause(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+
+class PayoutBatch(models.Model):
+    """One ``kindwave causes payouts`` run: every cause whose balance reached the threshold
+    is paid in the batch; the same run key again is the same batch."""
+
+    key = models.CharField(_("run key"), max_length=80, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    threshold_minor = models.PositiveBigIntegerField(_("threshold (minor units)"))
+
+    class Meta:
+        verbose_name = _("payout batch")
+        verbose_name_plural = _("payout batches")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Payout(models.Model):
+    """Money paid to one cause in one currency; its remittance statement lists what made
+    up the amount (bill shares, pledge, donations, by month)."""
+
+    batch = models.ForeignKey(
+        PayoutBatch, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("batch")
+    )
+    cause = models.ForeignKey(
+        Cause, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("cause")
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    amount_minor = models.PositiveBigIntegerField(_("amount"))
+    reference = models.CharField(_("payment reference"), max_length=40, unique=True)
+    # The ledger transfer that paid it (ledger.Transfer idempotency key).
+    transfer_key = models.CharField(_("ledger transfer"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payout")
+        verbose_name_plural = _("payouts")
+        ordering = ["-created_at", "cause"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "cause", "currency"], name="causes_payout_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount_minor__gt=0), name="causes_payout_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount_minor} {self.currency}"

@@ -140,3 +140,23 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key}: {self.amount} {self.currency} ({self.state})"
+
+
+class Verification(models.Model):
+    """The outcome of one ``kindwave ledger verify``: published on the transparency page."""
+
+    checked_at = models.DateTimeField(_("checked at"))
+    ok = models.BooleanField(_("verifies"))
+    accounts = models.PositiveIntegerField(_("accounts checked"))
+    transfers = models.PositiveBigIntegerField(_("transfers checked"))
+    mismatches = models.PositiveIntegerField(_("accounts with wrong totals"))
+    # Per currency: the four summed totals and whether debits equal credits.
+    currencies = models.JSONField(_("totals per currency"))
+
+    class Meta:
+        verbose_name = _("ledger verification")
+        verbose_name_plural = _("ledger verifications")
+        ordering = ["-checked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'FAILED'}"

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState
+from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState, Verification
 
 #: The largest single amount, in minor units (10 trillion pounds): keeps every running
 #: total far inside a signed 64-bit integer.
@@ -564,6 +565,33 @@ def verify(progress: Callable[[int, int], None] | None = None) -> VerifyResult:
         currencies=[CurrencyTotals(currency, **sums[currency]) for currency in sorted(sums)],
         wrong_currency=wrong_currency,
     )
+
+
+def record_verification(result: VerifyResult) -> Verification:
+    """Keep ``result`` as the latest verification (the transparency page shows it)."""
+    return Verification.objects.create(
+        checked_at=timezone.now(),
+        ok=result.ok,
+        accounts=result.accounts,
+        transfers=result.transfers,
+        mismatches=len(result.mismatches) + len(result.wrong_currency),
+        currencies=[
+            {
+                "currency": totals.currency,
+                "debits_posted": totals.debits_posted,
+                "credits_posted": totals.credits_posted,
+                "debits_pending": totals.debits_pending,
+                "credits_pending": totals.credits_pending,
+                "balanced": totals.balanced,
+            }
+            for totals in result.currencies
+        ],
+    )
+
+
+def latest_verification() -> Verification | None:
+    """The most recent recorded verification (None if the ledger was never verified)."""
+    return Verification.objects.order_by("-checked_at", "-id").first()
 
 
 def accounts_with_balances(currency: str | None = None) -> Iterable[Account]:

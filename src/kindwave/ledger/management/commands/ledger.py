@@ -41,6 +41,7 @@ class Command(BaseCommand):
             _("Verifying the ledger"), total=None, unit="transfers", quiet=quiet
         ) as bar:
             result = services.verify(progress=bar.update)
+        services.record_verification(result)
         self.stdout.write(
             _("%(accounts)s accounts, %(transfers)s transfers checked.")
             % {"accounts": result.accounts, "transfers": result.transfers}
