@@ -25,21 +25,13 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from kindwave.causes.models import Cause, Payout, PayoutBatch
+from kindwave.causes.transparency import SOURCE_LABELS, major
 from kindwave.ledger import chart, selectors
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Account, Transfer, balance
 from kindwave.lines.models import Market
-
-#: Readable names of the transfer codes that reach a cause (others show their code).
-SOURCES = {
-    "bill-share": gettext_lazy("Bill shares"),
-    "pledge": gettext_lazy("Profit pledge"),
-    "donation": gettext_lazy("Donations"),
-    "payout": gettext_lazy("Payouts"),
-}
 
 
 class PayoutError(Exception):
@@ -71,10 +63,6 @@ class StatementLine:
     source: str
     transfers: int
     amount: int
-
-
-def source_label(code: str) -> str:
-    return str(SOURCES.get(code, code))
 
 
 def batch_key(day: date) -> str:
@@ -208,12 +196,6 @@ def statement_lines(payout: Payout) -> list[StatementLine]:
     return lines
 
 
-def major(amount: int) -> str:
-    """Minor units as a plain decimal in major units (two digits for every currency)."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount) // 100}.{abs(amount) % 100:02d}"
-
-
 def write_statement(payout: Payout, directory: Path) -> list[Path]:
     """Write ``<reference>.csv`` and ``<reference>.pdf`` into ``directory`` (replaced
     atomically, so a re-run rewrites the same statements). Returns the two paths."""
@@ -269,7 +251,7 @@ def _pdf_bytes(payout: Payout, lines: list[StatementLine]) -> bytes:
             "lines": [
                 {
                     "month": line.month,
-                    "source": source_label(line.source),
+                    "source": str(SOURCE_LABELS.get(line.source, line.source)),
                     "transfers": line.transfers,
                     "amount": major(line.amount),
                 }

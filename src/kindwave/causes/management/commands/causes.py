@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from kindwave.causes import payouts
+from kindwave.causes.transparency import major
 from kindwave.lib.progress import progress_bar
 
 
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                 _("  paid %(cause)s: %(amount)s %(currency)s, reference %(reference)s")
                 % {
                     "cause": payout.cause.name,
-                    "amount": payouts.major(payout.amount_minor),
+                    "amount": major(payout.amount_minor),
                     "currency": payout.currency,
                     "reference": payout.reference,
                 }
@@ -61,7 +62,7 @@ class Command(BaseCommand):
                 _("  already paid today: %(cause)s, %(amount)s %(currency)s (%(reference)s)")
                 % {
                     "cause": payout.cause.name,
-                    "amount": payouts.major(payout.amount_minor),
+                    "amount": major(payout.amount_minor),
                     "currency": payout.currency,
                     "reference": payout.reference,
                 }
@@ -74,7 +75,7 @@ class Command(BaseCommand):
                 )
                 % {
                     "cause": waiting.cause.name,
-                    "amount": payouts.major(waiting.amount),
+                    "amount": major(waiting.amount),
                     "currency": waiting.currency,
                 }
             )
@@ -88,8 +89,7 @@ class Command(BaseCommand):
             )
             % {
                 "paid": len(summary.paid),
-                "totals": ", ".join(f"{payouts.major(v)} {c}" for c, v in sorted(totals.items()))
-                or "0",
+                "totals": ", ".join(f"{major(v)} {c}" for c, v in sorted(totals.items())) or "0",
                 "already": len(summary.already),
                 "waiting": len(summary.unverified),
                 "below": summary.below_threshold,
