@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -100,7 +101,7 @@ def run_payouts(
     today's batch is not paid again; each payout is atomic with its ledger transfer.
     Unverified causes are not paid (their money waits and is listed). Staff only."""
     if threshold is None:
-        threshold = settings.BILLING["PAYOUT_THRESHOLD_MINOR"]
+        threshold = cast(int, settings.BILLING["PAYOUT_THRESHOLD_MINOR"])
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
         raise PayoutError(
             _("The threshold is a whole number of minor units, at least 1, not %(t)r.")

@@ -94,8 +94,8 @@ class PledgeOptions:
                 _("The share is a percentage above 0 and at most 100, to two decimals, not %(s)s.")
                 % {"s": raw}
             )
-        base = base or defaults["PLEDGE_BASE"]
-        rule = rule or defaults["PLEDGE_RULE"]
+        base = base or str(defaults["PLEDGE_BASE"])
+        rule = rule or str(defaults["PLEDGE_RULE"])
         if base not in BASES:
             raise PledgeError(_("The base is profit or revenue, not %(b)r.") % {"b": base})
         if rule not in RULES:
