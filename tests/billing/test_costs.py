@@ -76,18 +76,21 @@ def test_costs_freeze_once_the_pledge_is_posted(db: None) -> None:
     costs.record_cost("2026-Q2", "operating", "EUR", 1, "another currency is open", None)
 
 
+def cost_form(**changes: str) -> dict[str, str]:
+    """The admin's add form, filled in."""
+    return {
+        "period": "2026-Q3",
+        "kind": "operating",
+        "currency": "GBP",
+        "amount_minor": "250000",
+        "description": "Customer care team",
+        **changes,
+    }
+
+
 class TestAdmin:
     def test_staff_add_a_cost_and_it_is_posted(self, staff: User) -> None:
-        response = client_for(staff).post(
-            reverse("admin:billing_operatingcost_add"),
-            {
-                "period": "2026-Q3",
-                "kind": "operating",
-                "currency": "GBP",
-                "amount_minor": "250000",
-                "description": "Customer care team",
-            },
-        )
+        response = client_for(staff).post(reverse("admin:billing_operatingcost_add"), cost_form())
 
         assert response.status_code == 302, response.content.decode()[:3000]
         cost = OperatingCost.objects.get()
@@ -96,14 +99,7 @@ class TestAdmin:
 
     def test_a_bad_period_is_a_form_error(self, staff: User) -> None:
         response = client_for(staff).post(
-            reverse("admin:billing_operatingcost_add"),
-            {
-                "period": "Q3 2026",
-                "kind": "operating",
-                "currency": "GBP",
-                "amount_minor": "1",
-                "description": "x",
-            },
+            reverse("admin:billing_operatingcost_add"), cost_form(period="Q3 2026")
         )
 
         assert response.status_code == 200
@@ -116,13 +112,7 @@ class TestAdmin:
 
         client.post(
             reverse("admin:billing_operatingcost_change", args=[cost.pk]),
-            {
-                "period": "2026-Q2",
-                "kind": "operating",
-                "currency": "GBP",
-                "amount_minor": "1",
-                "description": "rent",
-            },
+            cost_form(period="2026-Q2", amount_minor="1"),
         )
         client.post(reverse("admin:billing_operatingcost_delete", args=[cost.pk]), {"post": "yes"})
 

@@ -181,10 +181,9 @@ class MonthTotals:
         return {"received": major(self.received), "paid_out": major(self.paid_out)}
 
 
-@dataclass
-class RecipientTotals:
-    recipient: str
-    name: str
+class Balance:
+    """What was received and paid out, hence what is owed (minor units and shown)."""
+
     received: int
     paid_out: int
 
@@ -199,6 +198,14 @@ class RecipientTotals:
             "paid_out": major(self.paid_out),
             "owed": major(self.owed),
         }
+
+
+@dataclass
+class RecipientTotals(Balance):
+    recipient: str
+    name: str
+    received: int
+    paid_out: int
 
 
 @dataclass
@@ -225,7 +232,7 @@ class Chart:
 
 
 @dataclass
-class CurrencyReport:
+class CurrencyReport(Balance):
     """What a recipient (or every recipient) received and was paid in one currency."""
 
     currency: str
@@ -238,10 +245,6 @@ class CurrencyReport:
     chart: Chart | None = None
 
     @property
-    def owed(self) -> int:
-        return self.received - self.paid_out
-
-    @property
     def source_labels(self) -> list[tuple[str, str]]:
         return [(s, str(SOURCE_LABELS.get(s, s))) for s in self.sources]
 
@@ -252,14 +255,6 @@ class CurrencyReport:
             (label, major(self.by_source[s]), COLOURS.get(s, OTHER_COLOUR))
             for s, label in self.source_labels
         ]
-
-    @property
-    def shown(self) -> dict[str, str]:
-        return {
-            "received": major(self.received),
-            "paid_out": major(self.paid_out),
-            "owed": major(self.owed),
-        }
 
 
 def reports(rows: Iterable[FeedRow], recipient: str | None = None) -> list[CurrencyReport]:
