@@ -243,10 +243,10 @@ class TestCommand:
         call_command("billing", "pledge", "--period", "2026-Q2", "--share", "50", "--quiet")
         second = capsys.readouterr().out
 
-        assert "posted now" in first
+        assert "recorded now" in first
         assert "pledge 10001" in first
         assert "WaterAid: 2500 (1 subscribers)" in first
-        assert "already posted, unchanged" in second
+        assert "already recorded, unchanged" in second
         assert "pledge 10001" in second
 
     def test_bad_input_is_a_clear_error(self) -> None:

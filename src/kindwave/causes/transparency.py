@@ -10,6 +10,7 @@ ledger balance. No names, numbers or ids of people ever appear.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date
@@ -324,6 +325,8 @@ def build_chart(report: CurrencyReport) -> Chart:
         chart_.y_ticks.append((bottom - (bottom - top) * step / 4, major(value)))
     slot = (right - left) / len(report.months)
     bar_width = max(min(slot * 0.7, 48), 2)
+    # A YYYY-MM label needs about 64 units: with many months, label every n-th only.
+    label_every = max(1, math.ceil(64 / slot))
     for index, month in enumerate(report.months):
         x = left + slot * index + (slot - bar_width) / 2
         base = float(bottom)
@@ -344,7 +347,8 @@ def build_chart(report: CurrencyReport) -> Chart:
                     f"{major(amount)} {report.currency}",
                 )
             )
-        chart_.x_labels.append((round(x + bar_width / 2, 1), month.month))
+        if index % label_every == 0:
+            chart_.x_labels.append((round(x + bar_width / 2, 1), month.month))
     return chart_
 
 

@@ -69,7 +69,7 @@ def _report(command: BaseCommand, pledge: Pledge, created: bool) -> None:
         "pledge": pledge.pledge_minor,
         "rule": pledge.rule,
     }
-    status = _("posted now") if created else _("already posted, unchanged")
+    status = _("recorded now") if created else _("already recorded, unchanged")
     command.stdout.write(f"{pledge.period} {pledge.currency}: {status}")
     command.stdout.write(
         _(
