@@ -1,6 +1,12 @@
 """The public transparency pages and the public ledger feed, under ``/transparency/``."""
 
-from django.urls import path  # noqa: F401 - filled in by the transparency pages
+from django.urls import path
+
+from kindwave.causes import views
 
 app_name = "transparency"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.transparency_home, name="home"),
+    path("ledger.json", views.ledger_json, name="ledger-json"),
+    path("ledger.csv", views.ledger_csv, name="ledger-csv"),
+]
