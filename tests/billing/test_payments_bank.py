@@ -66,18 +66,30 @@ class TestReadingCsv:
         ("text", "error"),
         [
             (b"ref,date,amount\n", "header must be"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1.234,GBP,x\n",
-             "line 2: '1.234' has more than 2 decimals"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,12,GBP\n",
-             "line 2: expected 5 fields"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,02/04/2026,1,GBP,x\n",
-             "is not a date"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1,pounds,x\n",
-             "not an ISO 4217 currency"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1\xff,GBP,x\n",
-             "not UTF-8"),
-            (b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1e400x,GBP,x\n",
-             "is not an amount"),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1.234,GBP,x\n",
+                "line 2: '1.234' has more than 2 decimals",
+            ),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,12,GBP\n",
+                "line 2: expected 5 fields",
+            ),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,02/04/2026,1,GBP,x\n",
+                "is not a date",
+            ),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1,pounds,x\n",
+                "not an ISO 4217 currency",
+            ),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1\xff,GBP,x\n",
+                "not UTF-8",
+            ),
+            (
+                b"entry_ref,booking_date,amount,currency,remittance\nA,2026-04-02,1e400x,GBP,x\n",
+                "is not an amount",
+            ),
         ],
     )
     def test_a_malformed_file_is_refused_with_the_line(self, text: bytes, error: str) -> None:
@@ -112,7 +124,10 @@ class TestReadingCamt053:
         ("text", "error"),
         [
             (b"<Document", "not well-formed"),
-            (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02"/>', "Not a camt.053"),
+            (
+                b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02"/>',
+                "Not a camt.053",
+            ),
             (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"/>', "no statement"),
             (
                 b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
