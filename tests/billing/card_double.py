@@ -106,7 +106,7 @@ class CardDouble:
 
 def _handler(double: CardDouble) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode("ascii"), keep_blank_values=True)
             headers = {name.lower(): value for name, value in self.headers.items()}
@@ -122,7 +122,7 @@ def _handler(double: CardDouble) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the tests read ``requests`` instead."""
 
     return Handler
