@@ -165,9 +165,7 @@ class TestReserve:
 
 
 class TestConfirmAndCancel:
-    def test_confirming_posts_the_reservation_for_this_months_bill(
-        self, active_line: Line
-    ) -> None:
+    def test_confirming_posts_the_reservation_for_this_months_bill(self, active_line: Line) -> None:
         charge = buy(active_line.owner)
 
         confirmed = carrier.confirm_charge(active_line.owner, charge.reference, at=AT)
@@ -208,7 +206,9 @@ class TestConfirmAndCancel:
 
         assert cancelled.state == CarrierCharge.State.CANCELLED
         assert pending_of("operator:merchants:GBP") == (0, 0)
-        assert "was cancelled" in refused(carrier.confirm_charge, active_line.owner, charge.reference)
+        assert "was cancelled" in refused(
+            carrier.confirm_charge, active_line.owner, charge.reference
+        )
         assert carrier.spent_in_month(active_line.owner, "2026-03") == 0
         assert ledger.verify().ok
 
