@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, connections
@@ -13,6 +12,7 @@ from kindwave.billing.models import CarrierCharge
 from kindwave.billing.services import carrier
 from kindwave.ledger import services as ledger
 from kindwave.lines.models import Line
+from tests.billing.test_carrier import buy
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -23,7 +23,6 @@ pytestmark = [
 ]
 
 THREADS, EACH, AMOUNT, LIMIT = 8, 5, 100, 1_750
-AT = datetime(2026, 3, 10, tzinfo=UTC)
 
 
 def test_racing_reservations_stay_within_the_limit(active_line: Line) -> None:
@@ -35,16 +34,7 @@ def test_racing_reservations_stay_within_the_limit(active_line: Line) -> None:
         try:
             for number in range(EACH):
                 try:
-                    carrier.reserve_charge(
-                        user,
-                        client_key=f"{thread}:{number}",
-                        amount_minor=AMOUNT,
-                        currency="GBP",
-                        kind="purchase",
-                        description="Ticket",
-                        merchant="Buses",
-                        at=AT,
-                    )
+                    buy(user, f"{thread}:{number}", AMOUNT)
                     made += 1
                 except carrier.CarrierBillingError:
                     pass
@@ -66,18 +56,7 @@ def test_the_same_client_key_raced_is_one_charge(active_line: Line) -> None:
 
     def work(_thread: int) -> str:
         try:
-            return str(
-                carrier.reserve_charge(
-                    user,
-                    client_key="same",
-                    amount_minor=AMOUNT,
-                    currency="GBP",
-                    kind="purchase",
-                    description="Ticket",
-                    merchant="Buses",
-                    at=AT,
-                ).reference
-            )
+            return str(buy(user, "same", AMOUNT).reference)
         finally:
             connections.close_all()
 

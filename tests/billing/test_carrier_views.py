@@ -12,6 +12,7 @@ from django.utils import timezone
 from kindwave.accounts.models import User
 from kindwave.billing.services import carrier
 from kindwave.lines.models import Line
+from tests.billing.test_carrier import buy
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -27,16 +28,7 @@ def test_strangers_are_sent_to_log_in(db) -> None:
 
 def test_shows_this_months_spend_and_limit(active_line: Line, alice: User) -> None:
     carrier.set_limit(alice, enabled=True, monthly_limit_minor=5_000)
-    carrier.reserve_charge(
-        alice,
-        client_key="t",
-        amount_minor=1_250,
-        currency="GBP",
-        kind="purchase",
-        description="Bus ticket",
-        merchant="City Buses",
-        at=timezone.now(),
-    )
+    buy(alice, "t", 1_250, description="Bus ticket", merchant="City Buses", at=timezone.now())
 
     page = client_for(alice).get(URL).content.decode()
 
@@ -49,12 +41,10 @@ def test_shows_this_months_spend_and_limit(active_line: Line, alice: User) -> No
 
 
 def test_charlie_sees_none_of_alices_charges(active_line: Line, alice: User, charlie) -> None:
-    carrier.reserve_charge(
+    buy(
         alice,
-        client_key="t",
-        amount_minor=1_250,
-        currency="GBP",
-        kind="purchase",
+        "t",
+        1_250,
         description="Bus ticket",
         merchant="City Buses",
         at=datetime(2026, 3, 2, tzinfo=UTC),

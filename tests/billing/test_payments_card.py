@@ -44,9 +44,13 @@ def invoice(active_line: Line) -> Invoice:
 
 
 def card_pay(
-    user: User, number: str, token: str = card_double.SUCCEEDS, key: str = "k1"
+    user: User,
+    number: str,
+    token: str = card_double.SUCCEEDS,
+    key: str = "k1",
+    processor: CardProcessor | None = None,
 ) -> Payment:
-    return pay_invoice_by_card(user, number, token=token, idempotency_key=key)
+    return pay_invoice_by_card(user, number, token=token, idempotency_key=key, processor=processor)
 
 
 class TestPayByCard:
@@ -143,13 +147,7 @@ class TestPayByCard:
         with card_double.running_card_double() as running:
             processor = CardProcessor(running.url, "sk_wrong")
             with pytest.raises(CardProviderError, match="HTTP 401"):
-                pay_invoice_by_card(
-                    alice,
-                    invoice.number,
-                    token=card_double.SUCCEEDS,
-                    idempotency_key="k",
-                    processor=processor,
-                )
+                card_pay(alice, invoice.number, processor=processor)
         assert Payment.objects.count() == 0
 
     def test_an_unknown_token_is_a_provider_error(
@@ -166,13 +164,7 @@ class TestPayByCard:
         processor = CardProcessor(url, card_double.API_KEY, timeout=2)
 
         with pytest.raises(CardProviderError, match="could not be reached"):
-            pay_invoice_by_card(
-                alice,
-                invoice.number,
-                token=card_double.SUCCEEDS,
-                idempotency_key="k",
-                processor=processor,
-            )
+            card_pay(alice, invoice.number, processor=processor)
 
     def test_without_configuration_card_payments_are_refused(
         self, settings, invoice: Invoice, alice: User

@@ -209,22 +209,15 @@ def _check_request(
             )
 
 
-def _same_request(
-    charge: CarrierCharge,
-    amount_minor: int,
-    currency: str,
-    kind: str,
-    description: str,
-    merchant: str,
-    cause: Cause | None,
-) -> bool:
+def _request_of(charge: CarrierCharge) -> tuple[object, ...]:
+    """What a client key stands for: the same key must come with the same request."""
     return (
-        charge.amount_minor == amount_minor
-        and charge.currency == currency
-        and charge.kind == kind
-        and charge.description == description
-        and charge.merchant == merchant
-        and charge.cause_id == (cause.pk if cause is not None else None)
+        charge.amount_minor,
+        charge.currency,
+        charge.kind,
+        charge.description,
+        charge.merchant,
+        charge.cause_id,
     )
 
 
@@ -266,7 +259,8 @@ def reserve_charge(
         setting = _locked_setting(user)
         existing = CarrierCharge.objects.filter(owner=user, client_key=client_key).first()
         if existing is not None:
-            if _same_request(existing, amount_minor, currency, kind, description, merchant, cause):
+            request = (amount_minor, currency, kind, description, merchant, cause and cause.pk)
+            if _request_of(existing) == request:
                 return existing
             raise CarrierBillingError(
                 _("The client key %(key)s was already used for a different charge.")
@@ -343,19 +337,32 @@ def _own_charge(user: User, reference: uuid.UUID | str) -> CarrierCharge:
     return charge
 
 
-def _reservation(charge: CarrierCharge) -> Transfer:
-    return Transfer.objects.get(idempotency_key=_key(charge, "reserve"))
-
-
-def _refuse_settled(charge: CarrierCharge) -> None:
-    if charge.state == CarrierCharge.State.CONFIRMED:
-        raise CarrierBillingError(
-            _("The charge %(reference)s is already confirmed.") % {"reference": charge.reference}
-        )
-    if charge.state == CarrierCharge.State.CANCELLED:
-        raise CarrierBillingError(
-            _("The charge %(reference)s was cancelled.") % {"reference": charge.reference}
-        )
+def _settle(
+    user: User, reference: uuid.UUID | str, at: datetime | None, confirm: bool
+) -> CarrierCharge:
+    """Post (``confirm``) or void the reservation of the user's reserved charge, once."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        charge = _own_charge(user, reference)
+        if charge.state != CarrierCharge.State.RESERVED:
+            message = (
+                _("The charge %(reference)s is already confirmed.")
+                if charge.state == CarrierCharge.State.CONFIRMED
+                else _("The charge %(reference)s was cancelled.")
+            )
+            raise CarrierBillingError(message % {"reference": charge.reference})
+        reservation = Transfer.objects.get(idempotency_key=_key(charge, "reserve"))
+        fields = ["state", "settled_at"]
+        if confirm:
+            ledger.post_pending(_key(charge, "confirm"), reservation)
+            charge.state, charge.cycle = CarrierCharge.State.CONFIRMED, billing_cycle_for(at)
+            fields.append("cycle")
+        else:
+            ledger.void_pending(_key(charge, "cancel"), reservation)
+            charge.state = CarrierCharge.State.CANCELLED
+        charge.settled_at = at
+        charge.save(update_fields=fields)
+    return charge
 
 
 def billing_cycle_for(at: datetime) -> str:
@@ -375,16 +382,7 @@ def confirm_charge(
     waits for the invoice of :func:`billing_cycle_for` its confirmation instant.
     Someone else's charge is refused exactly like a missing one (``ChargeNotFound``); a
     charge already confirmed or cancelled is refused. Atomic."""
-    at = at or timezone.now()
-    with transaction.atomic():
-        charge = _own_charge(user, reference)
-        _refuse_settled(charge)
-        ledger.post_pending(_key(charge, "confirm"), _reservation(charge))
-        charge.state = CarrierCharge.State.CONFIRMED
-        charge.settled_at = at
-        charge.cycle = billing_cycle_for(at)
-        charge.save(update_fields=["state", "settled_at", "cycle"])
-    return charge
+    return _settle(user, reference, at, confirm=True)
 
 
 def cancel_charge(
@@ -392,12 +390,4 @@ def cancel_charge(
 ) -> CarrierCharge:
     """Cancel the subscriber's reserved charge: the reservation is voided and no longer
     counts against the limit. Refused like :func:`confirm_charge`. Atomic."""
-    at = at or timezone.now()
-    with transaction.atomic():
-        charge = _own_charge(user, reference)
-        _refuse_settled(charge)
-        ledger.void_pending(_key(charge, "cancel"), _reservation(charge))
-        charge.state = CarrierCharge.State.CANCELLED
-        charge.settled_at = at
-        charge.save(update_fields=["state", "settled_at"])
-    return charge
+    return _settle(user, reference, at, confirm=False)
