@@ -17,6 +17,7 @@ from kindwave.billing.services.payments import (
     PaymentError,
     pay_invoice_by_card,
 )
+from kindwave.config import ConfigError, load_config
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Transfer
 from kindwave.lines.models import Line
@@ -173,3 +174,25 @@ class TestPayByCard:
 
         with pytest.raises(PaymentError, match="not configured"):
             card_pay(alice, invoice.number)
+
+
+class TestConfiguration:
+    def test_the_processor_is_read_from_the_environment(self) -> None:
+        config = load_config(
+            {
+                "KINDWAVE_DEBUG": "true",
+                "KINDWAVE_CARD_PROVIDER_URL": "https://cards.example.com/",
+                "KINDWAVE_CARD_PROVIDER_KEY": "sk_live_x",
+            }
+        )
+
+        assert (config.card_provider_url, config.card_provider_key) == (
+            "https://cards.example.com",
+            "sk_live_x",
+        )
+        assert load_config({"KINDWAVE_DEBUG": "true"}).card_provider_url == ""
+
+    @pytest.mark.parametrize("url", ["http://cards.example.com", "ftp://127.0.0.1"])
+    def test_a_key_is_never_sent_in_clear_to_another_machine(self, url: str) -> None:
+        with pytest.raises(ConfigError, match="KINDWAVE_CARD_PROVIDER_URL"):
+            load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_CARD_PROVIDER_URL": url})

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from kindwave.billing.services.payments import bank
+from kindwave.billing.services.payments import PaymentError, bank
 from kindwave.lib.money import format_money
 from kindwave.lib.progress import progress_bar
 
@@ -52,7 +52,7 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
             quiet=options["quiet"],
         ) as bar:
             summary = bank.import_bank_statement(path, progress=bar.update)
-    except bank.StatementError as error:
+    except PaymentError as error:  # a malformed or known file, or a refused payment
         raise CommandError(str(error)) from None
     command.stdout.write(
         _(

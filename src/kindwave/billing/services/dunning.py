@@ -19,6 +19,7 @@ from typing import cast
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -52,14 +53,12 @@ def overdue_invoices(line: Line | None = None, today: date | None = None) -> lis
     """Open invoices with something outstanding whose due date has passed (of one line,
     or all), oldest due first."""
     today = today or timezone.now().date()
-    found = Invoice.objects.filter(status=Invoice.Status.OPEN, due_on__lt=today)
+    found = Invoice.objects.filter(
+        status=Invoice.Status.OPEN, due_on__lt=today, total_minor__gt=F("paid_minor")
+    )
     if line is not None:
         found = found.filter(line=line)
-    return [
-        invoice
-        for invoice in found.select_related("owner", "line").order_by("due_on", "number")
-        if invoice.outstanding_minor > 0
-    ]
+    return list(found.select_related("owner", "line").order_by("due_on", "number"))
 
 
 def run_dunning(
