@@ -187,7 +187,8 @@ def read_camt053(data: bytes) -> ParsedStatement:
             _("The camt.053 statement was refused as unsafe XML: %(error)s") % {"error": error}
         ) from None
     namespace = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
-    if not CAMT053.match(namespace) or root.tag != f"{{{namespace}}}Document":
+    version = CAMT053.match(namespace)
+    if version is None or root.tag != f"{{{namespace}}}Document":
         raise StatementError(
             _(
                 "Not a camt.053 statement (root %(tag)s); expected a Document in the namespace "
@@ -196,7 +197,7 @@ def read_camt053(data: bytes) -> ParsedStatement:
             % {"tag": root.tag}
         )
     ns = {"c": namespace}
-    parsed = ParsedStatement(f"camt.053.001.{CAMT053.match(namespace).group(1)}", [])  # type: ignore[union-attr]
+    parsed = ParsedStatement(f"camt.053.001.{version.group(1)}", [])
     statements = root.findall("c:BkToCstmrStmt/c:Stmt", ns)
     if not statements:
         raise StatementError(_("The camt.053 file has no statement (BkToCstmrStmt/Stmt)."))
