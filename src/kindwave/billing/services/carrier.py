@@ -314,9 +314,7 @@ def reserve_charge(
             currency,
             code,
             # No personal data: the public ledger feed publishes descriptions.
-            "carrier billing: donation"
-            if kind == CarrierCharge.Kind.DONATION
-            else "carrier billing: purchase",
+            f"carrier billing: {kind}",
         )
     return charge
 
