@@ -92,6 +92,10 @@ class Config:
     pledge_share_percent: int = 25
     pledge_base: str = "profit"
     pledge_rule: str = "subscribers"
+    # The card processor (docs/billing-payments.md): its base URL (https, or http to this
+    # machine for a local test double) and secret API key; empty: card payments are off.
+    card_provider_url: str = ""
+    card_provider_key: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -158,6 +162,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             f"KINDWAVE_REMINDER_AFTER_DAYS={reminder_after}: must come before "
             f"KINDWAVE_SUSPEND_AFTER_DAYS={suspend_after}"
         )
+    card_provider_url = env.get("KINDWAVE_CARD_PROVIDER_URL", "").rstrip("/")
+    if card_provider_url and not card_provider_url.startswith(
+        ("https://", "http://127.0.0.1", "http://localhost")
+    ):
+        raise ConfigError(
+            f"KINDWAVE_CARD_PROVIDER_URL={card_provider_url!r}: must be https:// "
+            "(plain http only to 127.0.0.1 or localhost)"
+        )
     return Config(
         debug=debug,
         secret_key=secret_key,
@@ -181,4 +193,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         pledge_share_percent=_percent(env, "KINDWAVE_PLEDGE_SHARE_PERCENT", 25),
         pledge_base=pledge_base,
         pledge_rule=pledge_rule,
+        card_provider_url=card_provider_url,
+        card_provider_key=env.get("KINDWAVE_CARD_PROVIDER_KEY", ""),
     )

@@ -37,6 +37,8 @@ BILLING = {
     "PLEDGE_SHARE_PERCENT": CONFIG.pledge_share_percent,
     "PLEDGE_BASE": CONFIG.pledge_base,
     "PLEDGE_RULE": CONFIG.pledge_rule,
+    "CARD_PROVIDER_URL": CONFIG.card_provider_url,
+    "CARD_PROVIDER_KEY": CONFIG.card_provider_key,
 }
 
 INSTALLED_APPS = [
