@@ -26,7 +26,7 @@ from kindwave.lines.models import Line, Market
 from kindwave.lines.validators import luhn_check_digit
 from kindwave.usage import services as usage
 from kindwave.usage.models import Cell
-from kindwave.web import demo_usage
+from kindwave.web import demo_billing, demo_usage
 
 DEMO_PASSWORD = "kindwave-demo"  # noqa: S105  (published in the README: demo only)
 
@@ -297,4 +297,5 @@ def load_demo(say: Callable[[str], None], with_simulation: bool = True) -> None:
         ensure_persona(persona)
     if with_simulation:
         ingest_and_rate(say)
+        demo_billing.run_demo_money(say)
     say(f"Demo logins (password {DEMO_PASSWORD!r}): " + ", ".join(p.email for p in PERSONAS))
