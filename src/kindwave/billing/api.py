@@ -97,6 +97,17 @@ class BillsQuery(Schema):
 # --- Helpers --------------------------------------------------------------------------------
 
 
+def problems(*statuses: int) -> dict[int, Any]:
+    """The problem-details responses of a bill endpoint (the API's shared ones, with a 404
+    that speaks of bills)."""
+    responses: dict[int, Any] = problem_responses(*statuses)["responses"]
+    if 404 in responses:
+        responses[404] = responses[404] | {
+            "description": "No such bill (or not yours: the answer is the same)"
+        }
+    return responses
+
+
 def money(amount_minor: int, currency: str) -> MoneyOut:
     return MoneyOut(
         amount=str(minor_to_major(amount_minor, currency)),
@@ -143,7 +154,7 @@ def _line(line: InvoiceLine, currency: str) -> BillLineOut:
     "bills",
     response=BillsPageOut,
     summary="My bills",
-    openapi_extra=problem_responses(401, 422, 429),
+    openapi_extra={"responses": problems(401, 422, 429)},
 )
 def my_bills(request: HttpRequest, query: Query[BillsQuery]) -> BillsPageOut:
     """The invoices of all my lines, newest first, a page at a time; a page after the last
@@ -168,7 +179,7 @@ def my_bills(request: HttpRequest, query: Query[BillsQuery]) -> BillsPageOut:
     response=BillOut,
     url_name="bill",
     summary="One of my bills",
-    openapi_extra=problem_responses(401, 404, 429),
+    openapi_extra={"responses": problems(401, 404, 429)},
 )
 def my_bill(request: HttpRequest, number: str) -> BillOut:
     """The bill as issued: its totals, the cause's share and every line."""
@@ -195,7 +206,7 @@ def my_bill(request: HttpRequest, number: str) -> BillOut:
     )
 
 
-_PDF = {
+_PDF: dict[int, Any] = {
     200: {
         "description": "The bill as a PDF (attachment named <number>.pdf)",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -207,7 +218,7 @@ _PDF = {
     "bills/{number}/pdf",
     url_name="bill_pdf",
     summary="One of my bills as a PDF",
-    openapi_extra={"responses": _PDF | problem_responses(401, 404, 429)["responses"]},
+    openapi_extra={"responses": _PDF | problems(401, 404, 429)},
 )
 def my_bill_pdf(request: HttpRequest, number: str) -> HttpResponse:
     """The bill's PDF, rendered on demand from the bill as issued, in its language."""
