@@ -84,8 +84,8 @@ def _detail(line: InvoiceLine) -> str:
         parts.append(
             _("%(start)s to %(end)s")
             % {
-                "start": formats.date_format(line.period_start, "SHORT_DATE_FORMAT"),
-                "end": formats.date_format(line.period_end, "SHORT_DATE_FORMAT"),
+                "start": formats.date_format(line.period_start, "MONTH_DAY_FORMAT"),
+                "end": formats.date_format(line.period_end, "MONTH_DAY_FORMAT"),
             }
         )
     return " — ".join(parts)
