@@ -228,6 +228,18 @@ class TestMyGiving:
 
         assert "Your bills have given £1.50 to the Kindwave foundation since May 2026." in html
 
+    def test_month_by_month_bars_compare_the_months(
+        self, alices_bills: list[Invoice], alice: User
+    ) -> None:
+        # given March's share of £1.00 and April's of £2.00
+        html = client_for(alice).get(reverse("billing:giving")).content.decode()
+
+        # then April comes first with the full bar, March with half of it
+        section = html[html.index('id="months-heading"') :]
+        assert section.index("April 2026") < section.index("March 2026")
+        assert "width: 100%" in section
+        assert "width: 50%" in section
+
     def test_an_outsider_sees_nothing_of_alices_giving(
         self, alices_bills: list[Invoice], charlies_line: Line, charlie: User
     ) -> None:

@@ -24,7 +24,9 @@ def bills(operator: Operator) -> list[Invoice]:
     """Alice's March and April 2026 bills, for WaterAid (shares £1.00 and £2.00)."""
     return [
         make_invoice(operator.line, "2026-03", extras_minor=500, cause=operator.cause),
-        make_invoice(operator.line, "2026-04", net_minor=2_000, vat_minor=400, cause=operator.cause),
+        make_invoice(
+            operator.line, "2026-04", net_minor=2_000, vat_minor=400, cause=operator.cause
+        ),
     ]
 
 

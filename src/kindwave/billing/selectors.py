@@ -116,3 +116,31 @@ def giving_of(user: User | AnonymousUser) -> list[Giving]:
         key=lambda g: (g.currency, -g.total_minor, g.cause is None, g.cause.name if g.cause else "")
     )
     return result
+
+
+@dataclass(frozen=True)
+class MonthlyShare:
+    """What a subscriber's bills of one month (cycle) gave, all causes together."""
+
+    cycle: str
+    currency: str
+    amount_minor: int
+
+
+def monthly_bill_shares(user: User | AnonymousUser, months: int = 12) -> list[MonthlyShare]:
+    """The bill shares of ``user``'s latest ``months`` billed months, newest first (a
+    subscriber with lines in two currencies has a row per currency). One query."""
+    cycles = (
+        Invoice.objects.readable_by(user)
+        .values_list("cycle", flat=True)
+        .distinct()
+        .order_by("-cycle")[:months]
+    )
+    rows = (
+        Invoice.objects.readable_by(user)
+        .filter(cycle__in=cycles)
+        .values("cycle", "currency")
+        .annotate(amount=Sum("cause_share_minor"))
+        .order_by("-cycle", "currency")
+    )
+    return [MonthlyShare(row["cycle"], row["currency"], row["amount"] or 0) for row in rows]

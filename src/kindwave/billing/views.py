@@ -24,6 +24,7 @@ from django.views.decorators.http import require_safe
 
 from kindwave.billing import documents, selectors
 from kindwave.billing.models import Invoice
+from kindwave.lib.money import format_money
 
 PER_PAGE = 24
 
@@ -98,6 +99,31 @@ def pdf_response(invoice: Invoice) -> HttpResponse:
     return response
 
 
+@dataclass(frozen=True)
+class MonthBar:
+    month: str
+    amount: str
+    percent: int  # of the largest month in the same currency
+
+
+def month_bars(shares: list[selectors.MonthlyShare]) -> list[MonthBar]:
+    """Each month's bill shares as a bar as long as its share of the largest month."""
+    largest: dict[str, int] = {}
+    for share in shares:
+        largest[share.currency] = max(largest.get(share.currency, 0), share.amount_minor)
+    language = (get_language() or "en")[:2]
+    return [
+        MonthBar(
+            month=month_label(share.cycle),
+            amount=format_money(share.amount_minor, share.currency, language),
+            percent=round(100 * share.amount_minor / largest[share.currency])
+            if largest[share.currency]
+            else 0,
+        )
+        for share in shares
+    ]
+
+
 @login_required
 @require_safe
 def giving(request: HttpRequest) -> HttpResponse:
@@ -106,4 +132,5 @@ def giving(request: HttpRequest) -> HttpResponse:
         GivingRow(item, item.cause.name if item.cause else _("the Kindwave foundation"))
         for item in selectors.giving_of(request.user)
     ]
-    return render(request, "billing/giving.html", {"giving": rows})
+    months = month_bars(selectors.monthly_bill_shares(request.user))
+    return render(request, "billing/giving.html", {"giving": rows, "months": months})
