@@ -16,6 +16,7 @@ from kindwave.billing.models import Invoice, InvoiceLine
 from kindwave.causes.models import Cause
 from kindwave.lines.models import Line
 from tests.billing.factories import make_invoice
+from tests.billing.test_views import a_year_of_bills
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -106,8 +107,7 @@ class TestMyBills:
     def test_the_query_count_does_not_grow_with_bills(
         self, active_line: Line, alice: User, django_assert_max_num_queries
     ) -> None:
-        for month in range(1, 13):
-            make_invoice(active_line, f"2025-{month:02d}")
+        a_year_of_bills(active_line)
         client = client_for(alice)
 
         with django_assert_max_num_queries(6):

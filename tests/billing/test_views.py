@@ -39,6 +39,11 @@ def charlies_line(gb_stock: Market, charlie: User) -> Line:
     return lines.activate_line(lines.order_line(charlie, gb_stock, "gb-starter", at=AT), at=AT)
 
 
+def a_year_of_bills(line: Line, year: int = 2025) -> list[Invoice]:
+    """Twelve open bills of ``line``, January to December of ``year``."""
+    return [make_invoice(line, f"{year}-{month:02d}") for month in range(1, 13)]
+
+
 def donation(line: Line, cause: Cause, amount_minor: int, state: str, key: str) -> CarrierCharge:
     at = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
     return CarrierCharge.objects.create(
@@ -85,8 +90,7 @@ class TestMyBills:
     def test_the_query_count_does_not_grow_with_bills(
         self, active_line: Line, alice: User, django_assert_max_num_queries
     ) -> None:
-        for month in range(1, 13):
-            make_invoice(active_line, f"2025-{month:02d}")
+        a_year_of_bills(active_line)
         client = client_for(alice)
 
         with django_assert_max_num_queries(8):
@@ -95,8 +99,7 @@ class TestMyBills:
 
     def test_pages_of_bills(self, active_line: Line, alice: User) -> None:
         for year in (2024, 2025, 2026):
-            for month in range(1, 13):
-                make_invoice(active_line, f"{year}-{month:02d}")
+            a_year_of_bills(active_line, year)
         client = client_for(alice)
 
         first = client.get(reverse("billing:bills")).content.decode()
