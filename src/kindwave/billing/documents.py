@@ -52,7 +52,6 @@ class InvoiceDocument:
     prices_include_vat: bool
     telecom_with_vat_minor: int  # net + VAT
     cause_name: str  # the cause, or the Kindwave foundation
-
     share_percent: str  # "10": the cause's share, in percent of the net
 
 
