@@ -44,6 +44,7 @@ as_root() {
 # what WeasyPrint loads to lay out PDF invoices (Chromium brings its own dependencies);
 # gettext: xgettext, for the test that no UI string is missing from the French catalogue;
 # openjdk-17-jre-headless: the Java that PySpark (the rating engine's second backend) runs on.
+# poppler-utils: pdftotext, for the tests that read what an invoice PDF says.
 PACKAGES=(postgresql poppler-utils chromium fonts-dejavu-core gettext openjdk-17-jre-headless libpango-1.0-0 libpangoft2-1.0-0
           libharfbuzz-subset0)
 missing=()
