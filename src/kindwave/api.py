@@ -32,7 +32,7 @@ from kindwave.usage.api import router as usage_router
 
 # Per signed-in person (by account id; anonymous callers by IP address).
 RATE_LIMIT = "300/m"
-DESCRIPTION = """Kindwave's own API: a subscriber's lines and usage (more apps will follow).
+DESCRIPTION = """Kindwave's own API: a subscriber's lines, usage and bills (more apps will follow).
 
 * **Authentication**: your Kindwave session (log in on the site first); unauthenticated
   requests get 401. You only ever see your own data: another person's line answers 404,
