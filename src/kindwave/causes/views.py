@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
@@ -99,6 +100,13 @@ def cause_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+# How the pledge's base is named on the page (the stored value is the setting's word).
+PLEDGE_BASES = {
+    "profit": pgettext_lazy("pledge base", "profit"),
+    "revenue": pgettext_lazy("pledge base", "revenue"),
+}
+
+
 @require_safe
 @cache_control(private=True, max_age=PAGE_MAX_AGE)
 def transparency_home(request: HttpRequest) -> HttpResponse:
@@ -111,7 +119,7 @@ def transparency_home(request: HttpRequest) -> HttpResponse:
                 (
                     p.period,
                     p.currency,
-                    p.base,
+                    PLEDGE_BASES.get(p.base, p.base),
                     f"{p.share * 100:.2f}",
                     *map(
                         transparency.major,

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from kindwave.billing.models import DunningStep, Invoice
@@ -108,9 +110,9 @@ def _reminder_text(invoice: Invoice) -> tuple[str, str]:
         "name": invoice.customer_name,
         "number": invoice.number,
         "msisdn": invoice.msisdn,
-        "due": invoice.due_on.isoformat(),
+        "due": date_format(invoice.due_on, "DATE_FORMAT"),
         "amount": amount,
-        "url": f"{settings.SITE_URL}/me/bills/{invoice.number}/",
+        "url": settings.SITE_URL + reverse("billing:bill", args=[invoice.number]),
         "days": settings.BILLING["SUSPEND_AFTER_DAYS"],
     }
     return subject, body
