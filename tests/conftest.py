@@ -3,8 +3,11 @@ charlie the outsider who must see nothing of alice's, a cause admin and a staff 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from kindwave.accounts import services as accounts
 from kindwave.accounts.models import Membership, User
@@ -19,6 +22,15 @@ def _fast_passwords_and_memory_mail(settings) -> None:
     # Argon2 is the production hasher; tests use MD5 only to stay fast.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> Iterator[None]:
+    # A page rendered for a French reader activates French in this thread; without a reset,
+    # the next test in the same worker would read its messages in French.
+    translation.activate("en")
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture

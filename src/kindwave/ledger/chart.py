@@ -10,12 +10,14 @@ code                        kind        what it holds
 operator:bank:C             asset       money in the operator's bank account
 operator:receivables:C      asset       invoiced, not yet paid (invoices are the detail)
 operator:unbilled:C         asset       carrier-billing charges confirmed, not invoiced
+operator:suspense:C         liability   bank receipts not yet matched to an invoice
 operator:revenue:C          revenue     telecom revenue, net of VAT
 operator:vat:MK             liability   VAT payable to the market's tax office
 operator:merchants:C        liability   owed to third parties for carrier-billing sales
 operator:wholesale:C        expense     the host network's wholesale cost
 operator:operating-costs:C  expense     other operating costs entered by staff
 operator:payment-fees:C     expense     card and bank fees (never taken from a donation)
+operator:bad-debt:C         expense     invoices written off as never to be paid
 operator:cause-share:C      expense     the 10 % of every bill given to causes
 operator:pledge:C           expense     the profit pledge
 operator:equity:C           equity      capital and opening balances
@@ -74,6 +76,14 @@ def vat_payable(market_code: str, currency: str) -> AccountName:
 
 def merchants(currency: str) -> AccountName:
     return _operator("merchants", "Owed to merchants", AccountKind.LIABILITY, currency)
+
+
+def suspense(currency: str) -> AccountName:
+    return _operator("suspense", "Bank receipts not yet matched", AccountKind.LIABILITY, currency)
+
+
+def bad_debt(currency: str) -> AccountName:
+    return _operator("bad-debt", "Bad debts written off", AccountKind.EXPENSE, currency)
 
 
 def wholesale(currency: str) -> AccountName:
