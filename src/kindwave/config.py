@@ -87,6 +87,7 @@ class Config:
     reminder_after_days: int = 3
     suspend_after_days: int = 14
     carrier_billing_cap_minor: int = 24_000
+    carrier_reservation_minutes: int = 30
     cause_share_percent: int = 10
     payout_threshold_minor: int = 5_000
     pledge_share_percent: int = 25
@@ -188,6 +189,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         reminder_after_days=reminder_after,
         suspend_after_days=suspend_after,
         carrier_billing_cap_minor=_int(env, "KINDWAVE_CARRIER_BILLING_CAP_MINOR", 24_000),
+        carrier_reservation_minutes=_int(
+            env, "KINDWAVE_CARRIER_RESERVATION_MINUTES", 30, minimum=1
+        ),
         cause_share_percent=_percent(env, "KINDWAVE_CAUSE_SHARE_PERCENT", 10),
         payout_threshold_minor=_int(env, "KINDWAVE_PAYOUT_THRESHOLD_MINOR", 5_000, minimum=1),
         pledge_share_percent=_percent(env, "KINDWAVE_PLEDGE_SHARE_PERCENT", 25),

@@ -32,6 +32,7 @@ BILLING = {
     "REMINDER_AFTER_DAYS": CONFIG.reminder_after_days,
     "SUSPEND_AFTER_DAYS": CONFIG.suspend_after_days,
     "CARRIER_BILLING_CAP_MINOR": CONFIG.carrier_billing_cap_minor,
+    "CARRIER_RESERVATION_MINUTES": CONFIG.carrier_reservation_minutes,
     "CAUSE_SHARE_PERCENT": CONFIG.cause_share_percent,
     "PAYOUT_THRESHOLD_MINOR": CONFIG.payout_threshold_minor,
     "PLEDGE_SHARE_PERCENT": CONFIG.pledge_share_percent,

@@ -9,24 +9,28 @@ Test tokens, named as Stripe's test payment methods are:
 
 Any other token is a 400 ``invalid_request_error``; a wrong API key is a 401. A replayed
 ``Idempotency-Key`` gets the first answer again (status and body), as a real processor
-does. ``requests`` records every request for the tests to inspect.
+does. ``GET /v1/payment_intents/search?query=metadata['KEY']:'VALUE'`` finds the intents
+created with that metadata (the subset of Stripe's search query language the adapter
+uses). ``requests`` records every request for the tests to inspect.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 API_KEY = "sk_test_kindwave_double"
 SUCCEEDS = "pm_card_visa"
 DECLINED = "pm_card_chargeDeclined"
 INSUFFICIENT_FUNDS = "pm_card_chargeDeclinedInsufficientFunds"
+METADATA_QUERY = re.compile(r"^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$")
 
 
 def fee_for(amount_minor: int) -> int:
@@ -41,6 +45,7 @@ class CardDouble:
     answers: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: int = 0
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def answer(self, headers: dict[str, str], form: dict[str, list[str]]) -> tuple[int, Any]:
         if headers.get("authorization") != f"Bearer {API_KEY}":
@@ -52,6 +57,10 @@ class CardDouble:
             self.counter += 1
             intent_id = f"pi_double_{self.counter:06d}"
         status, body = self._intent(intent_id, form)
+        intent = body if status == 200 else (body.get("error") or {}).get("payment_intent")
+        if intent:
+            with self.lock:
+                self.intents[intent_id] = intent
         if key:
             with self.lock:
                 self.answers[key] = (status, body)
@@ -90,6 +99,7 @@ class CardDouble:
         if token in (DECLINED, INSUFFICIENT_FUNDS):
             intent["status"] = "requires_payment_method"
             decline = "insufficient_funds" if token == INSUFFICIENT_FUNDS else "generic_decline"
+            intent["last_payment_error"] = {"code": "card_declined", "decline_code": decline}
             return 402, {
                 "error": {
                     "type": "card_error",
@@ -103,9 +113,30 @@ class CardDouble:
             "error": {"type": "invalid_request_error", "message": f"No such PaymentMethod: {token}"}
         }
 
+    def search(self, headers: dict[str, str], query: dict[str, list[str]]) -> tuple[int, Any]:
+        if headers.get("authorization") != f"Bearer {API_KEY}":
+            return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API key"}}
+        wanted = METADATA_QUERY.match(query.get("query", [""])[0])
+        if wanted is None:
+            return 400, {"error": {"type": "invalid_request_error", "message": "Bad query"}}
+        name, value = wanted.group(1), re.sub(r"\\(.)", r"\1", wanted.group(2))
+        with self.lock:
+            found = [i for i in self.intents.values() if i["metadata"].get(name) == value]
+        return 200, {"object": "search_result", "data": found, "has_more": False}
+
 
 def _handler(double: CardDouble) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            double.requests.append({"path": url.path, "headers": headers, "form": {}})
+            if url.path != "/v1/payment_intents/search":
+                status, body = 404, {"error": {"type": "invalid_request_error"}}
+            else:
+                status, body = double.search(headers, parse_qs(url.query))
+            self._send(status, body)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode("ascii"), keep_blank_values=True)
@@ -115,6 +146,9 @@ def _handler(double: CardDouble) -> type[BaseHTTPRequestHandler]:
                 status, body = 404, {"error": {"type": "invalid_request_error"}}
             else:
                 status, body = double.answer(headers, form)
+            self._send(status, body)
+
+        def _send(self, status: int, body: Any) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from io import StringIO
+from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import Invoice, Payment
@@ -15,7 +20,14 @@ from kindwave.billing.services.payments import (
     InvoiceAlreadyPaid,
     InvoiceNotFound,
     PaymentError,
+    PaymentInProgress,
     pay_invoice_by_card,
+    reconcile_card_payments,
+)
+from kindwave.billing.services.payments.card import (
+    ATTEMPT_METADATA,
+    STALE_AFTER_MINUTES,
+    CardCharge,
 )
 from kindwave.config import ConfigError, load_config
 from kindwave.ledger import services as ledger
@@ -149,7 +161,9 @@ class TestPayByCard:
             processor = CardProcessor(running.url, "sk_wrong")
             with pytest.raises(CardProviderError, match="HTTP 401"):
                 card_pay(alice, invoice.number, processor=processor)
-        assert Payment.objects.count() == 0
+        # A 401 is a refusal: nothing was charged, the attempt is kept as failed.
+        assert Payment.objects.get().state == Payment.State.FAILED
+        assert Transfer.objects.count() == 2  # the invoice's own postings only
 
     def test_an_unknown_token_is_a_provider_error(
         self, double: card_double.CardDouble, invoice: Invoice, alice: User
@@ -196,3 +210,180 @@ class TestConfiguration:
     def test_a_key_is_never_sent_in_clear_to_another_machine(self, url: str) -> None:
         with pytest.raises(ConfigError, match="KINDWAVE_CARD_PROVIDER_URL"):
             load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_CARD_PROVIDER_URL": url})
+
+
+class Crash(Exception):  # noqa: N818 - the process dying, as a test sees it
+    """The process dies between the processor's answer and Kindwave's record of it."""
+
+
+class CrashAfterCharging(CardProcessor):
+    """The real adapter, but the answer never reaches Kindwave."""
+
+    def charge(self, **request: Any) -> CardCharge:
+        super().charge(**request)
+        raise Crash
+
+
+class ClicksAgain(CardProcessor):
+    """While the first charge is in flight, the subscriber clicks "Pay" again."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(card_double_url(), card_double.API_KEY)
+        self.user = user
+        self.second: Exception | None = None
+
+    def charge(self, **request: Any) -> CardCharge:
+        try:
+            card_pay(self.user, request["metadata"]["invoice"], key="click-2", processor=self)
+        except PaymentError as error:
+            self.second = error
+        return super().charge(**request)
+
+
+def card_double_url() -> str:
+    from django.conf import settings
+
+    return str(settings.BILLING["CARD_PROVIDER_URL"])
+
+
+class TestInitiatedPayments:
+    def test_a_double_click_charges_the_card_once(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        processor = ClicksAgain(alice)
+
+        payment = card_pay(alice, invoice.number, key="click-1", processor=processor)
+
+        assert isinstance(processor.second, PaymentInProgress)
+        assert len([r for r in double.requests if r["path"] == "/v1/payment_intents"]) == 1
+        assert payment.state == Payment.State.SUCCEEDED
+        assert Payment.objects.count() == 1
+        assert posted(f"wallet:{alice.pk}:GBP") == 0
+        assert ledger.verify().ok
+
+    def test_the_payment_is_initiated_before_the_processor_is_asked(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        processor = CrashAfterCharging(double.url, card_double.API_KEY)
+
+        with pytest.raises(Crash):
+            card_pay(alice, invoice.number, processor=processor)
+
+        payment = Payment.objects.get()
+        assert (payment.state, payment.provider_ref, payment.received_at) == ("initiated", "", None)
+        assert payment.attempt_key == f"kindwave:{invoice.number}:k1"
+        with pytest.raises(PaymentInProgress):
+            card_pay(alice, invoice.number, key="k2")
+
+    def test_a_retry_under_the_same_key_completes_it_without_a_second_charge(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        with pytest.raises(Crash):
+            card_pay(
+                alice, invoice.number, processor=CrashAfterCharging(double.url, card_double.API_KEY)
+            )
+
+        payment = card_pay(alice, invoice.number)  # the same key: the processor replays
+
+        assert payment.state == Payment.State.SUCCEEDED
+        assert double.counter == 1
+        assert card_pay(alice, invoice.number).pk == payment.pk  # and again: the same payment
+        assert ledger.verify().ok
+
+    def test_an_unreachable_processor_leaves_the_payment_initiated(
+        self, invoice: Invoice, alice: User
+    ) -> None:
+        with card_double.running_card_double() as running:
+            url = running.url
+        processor = CardProcessor(url, card_double.API_KEY, timeout=2)
+
+        with pytest.raises(CardProviderError):
+            card_pay(alice, invoice.number, processor=processor)
+
+        assert Payment.objects.get().state == Payment.State.INITIATED
+
+
+class TestReconcileCards:
+    LATER = timedelta(minutes=STALE_AFTER_MINUTES + 1)
+
+    def crashed(self, double: card_double.CardDouble, alice: User, number: str, token: str) -> None:
+        with pytest.raises((Crash, CardDeclined)):
+            card_pay(
+                alice, number, token, processor=CrashAfterCharging(double.url, card_double.API_KEY)
+            )
+
+    def test_a_charge_the_crash_hid_is_completed(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        self.crashed(double, alice, invoice.number, card_double.SUCCEEDS)
+
+        summary = reconcile_card_payments(now=timezone.now() + self.LATER)
+
+        assert (summary.checked, summary.succeeded) == (1, 1)
+        payment = Payment.objects.get()
+        assert payment.state == Payment.State.SUCCEEDED
+        assert payment.provider_ref.startswith("pi_double_")
+        assert payment.fee_minor == card_double.fee_for(1_200)
+        invoice.refresh_from_db()
+        assert invoice.status == "paid"
+        assert double.counter == 1  # found, not charged again
+        assert reconcile_card_payments(now=timezone.now() + self.LATER).checked == 0
+        assert ledger.verify().ok
+
+    def test_an_attempt_the_processor_never_saw_is_failed(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        with card_double.running_card_double() as stopped:
+            url = stopped.url
+        with pytest.raises(CardProviderError):
+            card_pay(alice, invoice.number, processor=CardProcessor(url, card_double.API_KEY))
+
+        summary = reconcile_card_payments(now=timezone.now() + self.LATER)
+
+        assert summary.failed == 1
+        assert Payment.objects.get().state == Payment.State.FAILED
+        assert card_pay(alice, invoice.number, key="k2").state == "succeeded"  # free to pay again
+
+    def test_a_fresh_attempt_is_left_alone(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        self.crashed(double, alice, invoice.number, card_double.SUCCEEDS)
+
+        assert reconcile_card_payments().checked == 0
+        assert Payment.objects.get().state == Payment.State.INITIATED
+
+    def test_a_declined_attempt_is_failed_with_the_reason(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        payment = Payment.objects.create(
+            invoice=invoice,
+            provider="card",
+            attempt_key=f"kindwave:{invoice.number}:k1",
+            amount_minor=1_200,
+            currency="GBP",
+            state="initiated",
+        )
+        processor = CardProcessor.from_settings()
+        with pytest.raises(CardDeclined):
+            processor.charge(
+                amount_minor=1_200,
+                currency="GBP",
+                token=card_double.INSUFFICIENT_FUNDS,
+                idempotency_key=payment.attempt_key,
+                metadata={ATTEMPT_METADATA: payment.attempt_key},
+            )
+
+        assert reconcile_card_payments(now=timezone.now() + self.LATER).failed == 1
+        payment.refresh_from_db()
+        assert (payment.state, payment.failure_reason) == ("failed", "insufficient_funds")
+
+    def test_the_command(
+        self, double: card_double.CardDouble, invoice: Invoice, alice: User
+    ) -> None:
+        self.crashed(double, alice, invoice.number, card_double.SUCCEEDS)
+        Payment.objects.update(created_at=timezone.now() - self.LATER)
+        out = StringIO()
+
+        call_command("billing", "payments", "reconcile-cards", stdout=out)
+
+        assert "1 card payments in progress: 1 completed, 0 failed" in out.getvalue()

@@ -240,8 +240,9 @@ class CarrierBillingSetting(models.Model):
 
 class CarrierCharge(models.Model):
     """A purchase or a donation charged to a line's bill: reserved (a pending ledger
-    transfer), then confirmed (posted) or cancelled (voided); confirmed charges appear on
-    the invoice of the cycle they were confirmed in."""
+    transfer), then confirmed (posted), cancelled (voided) or, left unconfirmed past
+    ``CARRIER_RESERVATION_MINUTES``, expired (voided); confirmed charges appear on the
+    invoice of the cycle they were confirmed in."""
 
     class Kind(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
@@ -251,6 +252,7 @@ class CarrierCharge(models.Model):
         RESERVED = "reserved", _("Awaiting confirmation")
         CONFIRMED = "confirmed", _("Confirmed")
         CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired unconfirmed")
 
     reference = models.UUIDField(_("reference"), unique=True)
     # The caller's idempotency key: the same key from the same subscriber is the same charge.
@@ -283,6 +285,8 @@ class CarrierCharge(models.Model):
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     reserved_at = models.DateTimeField(_("reserved at"))
     settled_at = models.DateTimeField(_("confirmed or cancelled at"), null=True, blank=True)
+    # Why a reservation was voided without the subscriber cancelling it (English, for staff).
+    void_reason = models.CharField(_("why it was voided"), max_length=200, blank=True)
     # The cycle (YYYY-MM, UTC) whose invoice carries a confirmed charge.
     cycle = models.CharField(_("billed in cycle"), max_length=7, blank=True)
     invoice = models.ForeignKey(
@@ -321,13 +325,19 @@ class CarrierCharge(models.Model):
 
 
 class Payment(models.Model):
-    """Money received for an invoice through a payment provider (bank or card)."""
+    """Money received for an invoice through a payment provider (bank or card).
+
+    A card payment is written *initiated* before the processor is asked (the attempt's
+    key, the amount asked), then marked *succeeded* (posted to the ledger) or *failed*;
+    one left initiated by a crash is settled by ``kindwave billing payments
+    reconcile-cards``. Bank payments are written succeeded at once."""
 
     class Provider(models.TextChoices):
         BANK = "bank", _("Bank transfer or direct debit")
         CARD = "card", _("Card")
 
     class State(models.TextChoices):
+        INITIATED = "initiated", _("In progress")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
@@ -335,23 +345,37 @@ class Payment(models.Model):
         Invoice, on_delete=models.PROTECT, related_name="payments", verbose_name=_("invoice")
     )
     provider = models.CharField(_("provider"), max_length=8, choices=Provider.choices)
-    # The provider's own id of the payment (statement entry, card charge): unique per provider.
-    provider_ref = models.CharField(_("provider reference"), max_length=120)
+    # The provider's own id of the payment (statement entry, card charge): unique per provider;
+    # empty while a card payment is initiated and the processor's id not yet known.
+    provider_ref = models.CharField(_("provider reference"), max_length=200, blank=True)
+    # A card attempt's idempotency key as sent to the processor (kindwave:<number>:<key>).
+    attempt_key = models.CharField(_("attempt key"), max_length=160, blank=True)
     amount_minor = models.BigIntegerField(_("amount"))
     fee_minor = models.BigIntegerField(_("provider fee"), default=0)
     currency = models.CharField(_("currency"), max_length=3)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
-    received_at = models.DateTimeField(_("received at"))
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
-        ordering = ["-received_at"]
+        ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "provider_ref"], name="billing_payment_ref_unique"
+                fields=["provider", "provider_ref"],
+                condition=~Q(provider_ref=""),
+                name="billing_payment_ref_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["attempt_key"],
+                condition=~Q(attempt_key=""),
+                name="billing_payment_attempt_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="initiated") | ~Q(provider_ref="") | Q(state="failed"),
+                name="billing_payment_ref_when_done",
             ),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="billing_payment_gt_0"),
             models.CheckConstraint(condition=Q(fee_minor__gte=0), name="billing_payment_fee_ge_0"),
@@ -382,12 +406,16 @@ class BankStatement(models.Model):
 
 
 class BankEntry(models.Model):
-    """One credit entry of a bank statement, matched to an invoice or left for staff."""
+    """One credit entry of a bank statement (one transaction of a batched camt.053 entry),
+    matched to an invoice or held in suspense for staff. An entry is known by the account
+    (the statement's IBAN; empty for CSV), the bank's reference and the booking date: banks
+    reuse per-statement references such as ``NtryRef`` 1 every day."""
 
     statement = models.ForeignKey(
         BankStatement, on_delete=models.CASCADE, related_name="lines", verbose_name=_("statement")
     )
-    entry_ref = models.CharField(_("bank's entry reference"), max_length=120, unique=True)
+    account = models.CharField(_("account (IBAN)"), max_length=34, blank=True)
+    entry_ref = models.CharField(_("bank's entry reference"), max_length=120)
     booked_on = models.DateField(_("booked on"))
     amount_minor = models.BigIntegerField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3)
@@ -401,11 +429,26 @@ class BankEntry(models.Model):
         verbose_name=_("payment"),
     )
     problem = models.CharField(_("why it is not matched"), max_length=200, blank=True)
+    # Set when staff applied an unmatched entry to an invoice (apply_bank_entry).
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("applied by"),
+    )
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("bank statement entry")
         verbose_name_plural = _("bank statement entries")
         ordering = ["statement", "booked_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "entry_ref", "booked_on"], name="billing_bank_entry_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.entry_ref

@@ -8,6 +8,9 @@ from kindwave.billing.services.payments.bank import (
     BankTransfers,
     ImportSummary,
     StatementError,
+    apply_bank_entry,
+    bank_ref,
+    find_bank_entry,
     import_bank_statement,
     invoice_numbers_in,
 )
@@ -15,7 +18,10 @@ from kindwave.billing.services.payments.card import (
     CardDeclined,
     CardProcessor,
     CardProviderError,
+    PaymentInProgress,
+    ReconcileSummary,
     pay_invoice_by_card,
+    reconcile_card_payments,
 )
 from kindwave.billing.services.payments.core import (
     InvoiceAlreadyPaid,
@@ -35,11 +41,17 @@ __all__ = [
     "InvoiceAlreadyPaid",
     "InvoiceNotFound",
     "PaymentError",
+    "PaymentInProgress",
     "PaymentProvider",
+    "ReconcileSummary",
     "StatementError",
+    "apply_bank_entry",
+    "bank_ref",
+    "find_bank_entry",
     "import_bank_statement",
     "invoice_numbers_in",
     "pay_invoice_by_card",
+    "reconcile_card_payments",
     "record_payment",
     "split_payment",
 ]

@@ -12,10 +12,15 @@ Two formats are read (docs/billing-payments.md):
   transaction's ``AcctSvcrRef``) and the remittance (``Ustrd`` texts and structured
   creditor references).
 
-Each credit entry is matched to an invoice by the invoice number in its remittance
-text; what cannot be matched is kept with the reason for staff. A file is imported once
-(by its SHA-256), and an entry already seen in an earlier, overlapping statement is
-skipped, so nothing is paid twice.
+A batched ``Ntry`` (several ``TxDtls``, e.g. a direct-debit collection) is split into
+one entry per transaction, each with its own amount, reference and remittance.
+
+Every credit entry reaches the ledger: Dr bank, Cr receivables (and the subscriber's
+wallet for any excess) when its remittance names one invoice in its currency, Cr
+suspense otherwise — staff then apply it with :func:`apply_bank_entry`. An entry is
+known by (statement account, reference, booking date); a file is imported once (by its
+SHA-256), and an entry already seen in an earlier, overlapping statement is skipped, so
+nothing is paid twice.
 """
 
 from __future__ import annotations
@@ -36,16 +41,27 @@ from xml.etree.ElementTree import Element  # types only; parsing is defusedxml's
 from babel.numbers import get_currency_precision
 from defusedxml import ElementTree
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kindwave.accounts.models import User
 from kindwave.billing.models import BankEntry, BankStatement, Invoice, Payment
-from kindwave.billing.services.payments.core import PaymentError, PaymentProvider, _record
+from kindwave.billing.services.payments.core import (
+    InvoiceNotFound,
+    PaymentError,
+    PaymentProvider,
+    _record,
+    check_currency,
+)
+from kindwave.ledger import chart
+from kindwave.ledger import services as ledger
 
 CSV_COLUMNS = ("entry_ref", "booking_date", "amount", "currency", "remittance")
 CAMT053 = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})$")
 # An invoice number as a payer types it: GB-2026-000123, gb 2026 000123, GB2026000123…
+# The sequence has six digits or more (GB-2026-1000000 follows GB-2026-999999).
 INVOICE_NUMBER = re.compile(
-    r"(?<![A-Za-z0-9])([A-Za-z]{2})\s*[-/. ]?\s*(\d{4})\s*[-/. ]?\s*(\d{6})(?!\d)"
+    r"(?<![A-Za-z0-9])([A-Za-z]{2})\s*[-/. ]?\s*(\d{4})\s*[-/. ]?\s*(\d{6,})(?!\d)"
 )
 
 
@@ -53,15 +69,27 @@ class StatementError(PaymentError):
     """A statement file that cannot be imported; nothing of it was written."""
 
 
+#: Why a zero credit is kept without a payment (there is nothing to apply).
+ZERO_AMOUNT = "zero amount: nothing to apply"
+#: The placeholder SEPA payers put in EndToEndId when they give none: not a reference.
+NOT_PROVIDED = "NOTPROVIDED"
+
+
 @dataclass(frozen=True)
 class StatementEntry:
-    """One credit entry as read from a statement, before matching."""
+    """One credit entry as read from a statement, before matching. ``account`` is the
+    statement's IBAN (empty for CSV): with the reference and the date, the entry's key."""
 
     entry_ref: str
     booked_on: date
     amount_minor: int
     currency: str
     remittance: str
+    account: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, date]:
+        return (self.account, self.entry_ref, self.booked_on)
 
 
 @dataclass
@@ -159,7 +187,7 @@ def read_csv_statement(data: bytes) -> ParsedStatement:
             raise StatementError(_("%(where)s: the entry reference is empty.") % {"where": where})
         currency = _currency(currency_text, where)
         minor = to_minor(amount, currency, where)
-        if minor <= 0:
+        if minor < 0:
             parsed.debits += 1
             continue
         parsed.entries.append(
@@ -203,6 +231,7 @@ def read_camt053(data: bytes) -> ParsedStatement:
         raise StatementError(_("The camt.053 file has no statement (BkToCstmrStmt/Stmt)."))
     for statement in statements:
         statement_id = _text(statement.find("c:Id", ns))
+        account = _text(statement.find("c:Acct/c:Id/c:IBAN", ns)).replace(" ", "").upper()
         for position, entry in enumerate(statement.findall("c:Ntry", ns), start=1):
             where = _("statement %(id)s, entry %(n)s") % {"id": statement_id, "n": position}
             if _text(entry.find("c:CdtDbtInd", ns)) != "CRDT":
@@ -213,49 +242,106 @@ def read_camt053(data: bytes) -> ParsedStatement:
             if status != "BOOK":
                 parsed.not_booked += 1
                 continue
-            amount = entry.find("c:Amt", ns)
-            if amount is None or not amount.get("Ccy"):
-                raise StatementError(_("%(where)s: no amount with a currency.") % {"where": where})
-            currency = _currency(amount.get("Ccy", ""), where)
-            booked = _text(entry.find("c:BookgDt/c:Dt", ns)) or _text(
-                entry.find("c:BookgDt/c:DtTm", ns)
-            )
-            ref = (
-                _text(entry.find("c:AcctSvcrRef", ns))
-                or _text(entry.find("c:NtryRef", ns))
-                or _text(entry.find("c:NtryDtls/c:TxDtls/c:Refs/c:AcctSvcrRef", ns))
-            )
-            if not ref:
-                raise StatementError(
-                    _("%(where)s: no entry reference (AcctSvcrRef or NtryRef).") % {"where": where}
-                )
-            remittance = " ".join(
-                text
-                for text in (
-                    _text(node)
-                    for path in ("c:RmtInf/c:Ustrd", "c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref")
-                    for node in entry.findall(f"c:NtryDtls/c:TxDtls/{path}", ns)
-                )
-                if text
-            )
-            parsed.entries.append(
-                StatementEntry(
-                    ref[:120],
-                    _date(booked, where),
-                    to_minor(_text(amount), currency, where),
-                    currency,
-                    remittance[:300],
-                )
-            )
+            parsed.entries += _camt_entries(entry, ns, account, where)
     return parsed
 
 
+def _remittance(element: Element, ns: dict[str, str]) -> str:
+    """The ``Ustrd`` texts and structured creditor references under ``element``."""
+    return " ".join(
+        text
+        for text in (
+            _text(node)
+            for path in ("c:RmtInf/c:Ustrd", "c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref")
+            for node in element.findall(path, ns)
+        )
+        if text
+    )[:300]
+
+
+def _amount(element: Element | None, currency: str, where: str) -> int:
+    if element is None or not element.get("Ccy"):
+        raise StatementError(_("%(where)s: no amount with a currency.") % {"where": where})
+    if _currency(element.get("Ccy", ""), where) != currency:
+        raise StatementError(
+            _("%(where)s: a transaction in %(found)s inside an entry in %(currency)s.")
+            % {"where": where, "found": element.get("Ccy"), "currency": currency}
+        )
+    return to_minor(_text(element), currency, where)
+
+
+def _camt_entries(
+    entry: Element, ns: dict[str, str], account: str, where: str
+) -> list[StatementEntry]:
+    """The credit entries of one booked ``Ntry``: itself, or one per transaction when it
+    batches several (``TxDtls``), whose amounts must add up to the entry's."""
+    amount = entry.find("c:Amt", ns)
+    if amount is None or not amount.get("Ccy"):
+        raise StatementError(_("%(where)s: no amount with a currency.") % {"where": where})
+    currency = _currency(amount.get("Ccy", ""), where)
+    total = to_minor(_text(amount), currency, where)
+    booked = _date(
+        _text(entry.find("c:BookgDt/c:Dt", ns)) or _text(entry.find("c:BookgDt/c:DtTm", ns)),
+        where,
+    )
+    own_ref = _text(entry.find("c:AcctSvcrRef", ns)) or _text(entry.find("c:NtryRef", ns))
+    transactions = entry.findall("c:NtryDtls/c:TxDtls", ns)
+    if len(transactions) <= 1:
+        ref = own_ref or _text(entry.find("c:NtryDtls/c:TxDtls/c:Refs/c:AcctSvcrRef", ns))
+        if not ref:
+            raise StatementError(
+                _("%(where)s: no entry reference (AcctSvcrRef or NtryRef).") % {"where": where}
+            )
+        remittance = " ".join(_remittance(tx, ns) for tx in transactions)
+        return [StatementEntry(ref[:120], booked, total, currency, remittance, account)]
+    found = []
+    for index, tx in enumerate(transactions, start=1):
+        here = _("%(where)s, transaction %(n)s") % {"where": where, "n": index}
+        end_to_end = _text(tx.find("c:Refs/c:EndToEndId", ns))
+        ref = (
+            _text(tx.find("c:Refs/c:AcctSvcrRef", ns))
+            or (end_to_end if end_to_end.upper() != NOT_PROVIDED else "")
+            or (f"{own_ref}/{index}" if own_ref else "")
+        )
+        if not ref:
+            raise StatementError(
+                _("%(where)s: no reference (AcctSvcrRef, EndToEndId or the entry's).")
+                % {"where": here}
+            )
+        tx_amount = tx.find("c:Amt", ns)
+        if tx_amount is None:
+            tx_amount = tx.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
+        minor = _amount(tx_amount, currency, here)
+        found.append(
+            StatementEntry(ref[:120], booked, minor, currency, _remittance(tx, ns), account)
+        )
+    added = sum(part.amount_minor for part in found)
+    if added != total:
+        raise StatementError(
+            _("%(where)s: its transactions add up to %(sum)s, not the entry's %(total)s.")
+            % {"where": where, "sum": added, "total": total}
+        )
+    return found
+
+
 def read_statement(data: bytes, name: str = "") -> ParsedStatement:
-    """Read a statement in either format: XML (camt.053) when it starts with ``<``."""
+    """Read a statement in either format: XML (camt.053) when it starts with ``<``. The
+    same entry (account, reference, date) twice in one file is refused: a bank never
+    books it twice, and skipping the second would drop money silently."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head == b"<" or name.lower().endswith(".xml"):
-        return read_camt053(data)
-    return read_csv_statement(data)
+        parsed = read_camt053(data)
+    else:
+        parsed = read_csv_statement(data)
+    counts = Counter(entry.key for entry in parsed.entries)
+    twice = sorted(key for key, count in counts.items() if count > 1)
+    if twice:
+        _account, ref, booked = twice[0]
+        raise StatementError(
+            _("The entry %(ref)s of %(date)s appears more than once in this file.")
+            % {"ref": ref, "date": booked.isoformat()}
+        )
+    return parsed
 
 
 # --- Matching -----------------------------------------------------------------------------
@@ -274,6 +360,8 @@ def invoice_numbers_in(remittance: str) -> list[str]:
 
 def match_entry(entry: StatementEntry) -> tuple[Invoice | None, str]:
     """The invoice ``entry`` pays, or ``None`` and the reason it cannot be matched."""
+    if entry.amount_minor == 0:
+        return None, ZERO_AMOUNT
     numbers = invoice_numbers_in(entry.remittance)
     if not numbers:
         return None, "no invoice number in the remittance information"
@@ -311,8 +399,11 @@ def import_bank_statement(
     """Import a bank statement file (CSV or camt.053) and pay the invoices it names.
 
     Each new credit entry is stored (``BankEntry``); when its remittance names exactly
-    one invoice in its currency, a payment (provider ``bank``, reference the entry's) is
-    recorded with :func:`record_payment`; otherwise the reason is stored for staff.
+    one invoice in its currency, a payment (provider ``bank``, reference
+    :func:`bank_ref`) is recorded with :func:`record_payment`; otherwise the reason is
+    stored for staff and the money is held in suspense (Dr bank Cr suspense, code
+    ``payment-unmatched``) until :func:`apply_bank_entry`. A zero credit is kept with
+    the reason and moves nothing.
     Refused (``StatementError``, nothing written): an unreadable or malformed file, a
     file already imported. Entries already imported from another statement are skipped.
     One transaction for the whole file: a crash leaves nothing, and a re-run imports it
@@ -347,16 +438,18 @@ def import_bank_statement(
             debits_skipped=parsed.debits,
             not_booked_skipped=parsed.not_booked,
         )
-        seen = set(
-            BankEntry.objects.filter(
-                entry_ref__in=[entry.entry_ref for entry in parsed.entries]
-            ).values_list("entry_ref", flat=True)
-        )
+        refs = [entry.entry_ref for entry in parsed.entries]
+        seen = {
+            (row.account, row.entry_ref, row.booked_on)
+            for row in BankEntry.objects.filter(entry_ref__in=refs).only(
+                "account", "entry_ref", "booked_on"
+            )
+        }
         for done, entry in enumerate(parsed.entries, start=1):
-            if entry.entry_ref in seen:
+            if entry.key in seen:
                 summary.already_seen += 1
             else:
-                seen.add(entry.entry_ref)
+                seen.add(entry.key)
                 payment = _import_entry(statement, entry, summary)
                 if payment is not None:
                     paid.append(payment)
@@ -369,6 +462,17 @@ def import_bank_statement(
     return summary
 
 
+def bank_ref(entry: StatementEntry | BankEntry) -> str:
+    """The payment reference of a bank entry: its account, booking date and the bank's
+    reference (``GB33BUKB…:2026-04-04:BUKB-0404-000101``; CSV entries have no account)."""
+    parts = (entry.account, entry.booked_on.isoformat(), entry.entry_ref)
+    return ":".join(part for part in parts if part)
+
+
+def _booked_at(booked_on: date) -> datetime:
+    return datetime(booked_on.year, booked_on.month, booked_on.day, tzinfo=UTC)
+
+
 def _import_entry(
     statement: BankStatement, entry: StatementEntry, summary: ImportSummary
 ) -> Payment | None:
@@ -378,16 +482,15 @@ def _import_entry(
         payment = _record(
             invoice,
             provider=Payment.Provider.BANK,
-            provider_ref=entry.entry_ref,
+            provider_ref=bank_ref(entry),
             amount_minor=entry.amount_minor,
             currency=entry.currency,
             fee_minor=0,
-            received_at=datetime(
-                entry.booked_on.year, entry.booked_on.month, entry.booked_on.day, tzinfo=UTC
-            ),
+            received_at=_booked_at(entry.booked_on),
         )
     row = BankEntry.objects.create(
         statement=statement,
+        account=entry.account,
         entry_ref=entry.entry_ref,
         booked_on=entry.booked_on,
         amount_minor=entry.amount_minor,
@@ -400,8 +503,100 @@ def _import_entry(
         summary.matched += 1
         summary.matched_minor[entry.currency] += entry.amount_minor
     else:
+        _hold_in_suspense(row)
         summary.unmatched.append(row)
         summary.unmatched_minor[entry.currency] += entry.amount_minor
+    return payment
+
+
+def _hold_in_suspense(entry: BankEntry) -> None:
+    """Book an unmatched receipt: Dr bank Cr suspense (code ``payment-unmatched``), so the
+    ledger's bank agrees with the real one. Idempotent (the key is the entry's); a zero
+    entry moves nothing."""
+    if entry.amount_minor <= 0:
+        return
+    bank, suspense = chart.ensure(chart.bank(entry.currency), chart.suspense(entry.currency))
+    ledger.transfer(
+        f"payment:bank:{bank_ref(entry)}:suspense",
+        bank,
+        suspense,
+        entry.amount_minor,
+        entry.currency,
+        "payment-unmatched",
+        "bank receipt not yet matched to an invoice",
+    )
+
+
+def find_bank_entry(
+    entry_ref: str, *, booked_on: date | None = None, account: str | None = None
+) -> BankEntry:
+    """The one statement entry with reference ``entry_ref`` (narrowed by booking date and
+    account when the bank reused the reference); ``PaymentError`` if none or several."""
+    found = BankEntry.objects.filter(entry_ref=entry_ref.strip())
+    if booked_on is not None:
+        found = found.filter(booked_on=booked_on)
+    if account is not None:
+        found = found.filter(account=account.replace(" ", "").upper())
+    entries = list(found.order_by("booked_on", "id")[:10])
+    if not entries:
+        raise PaymentError(_("There is no bank entry %(ref)s.") % {"ref": entry_ref})
+    if len(entries) > 1:
+        raise PaymentError(
+            _("Several bank entries have the reference %(ref)s (%(which)s); give the date.")
+            % {
+                "ref": entry_ref,
+                "which": ", ".join(f"{e.account or 'CSV'} {e.booked_on}" for e in entries),
+            }
+        )
+    return entries[0]
+
+
+def apply_bank_entry(entry: BankEntry | int, invoice_number: str, *, by: User | None) -> Payment:
+    """Apply an unmatched bank entry (held in suspense) to the invoice ``invoice_number``:
+    a ``Payment`` (provider ``bank``, reference :func:`bank_ref`) posted Dr suspense
+    Cr receivables up to what is outstanding, the rest Cr the owner's wallet; the entry
+    records the payment, who applied it (``by``) and when.
+
+    Refused (``PaymentError``, nothing written): an entry already applied or matched, a
+    zero entry, an unknown invoice (``InvoiceNotFound``), an invoice in another currency.
+    Atomic; the entry's row is locked, so two staff applying it at once apply it once.
+    The line is reactivated after the commit if dunning suspended it and nothing is
+    overdue any more. For staff (the caller checks that ``by`` may do this).
+    """
+    from kindwave.billing.services import dunning
+
+    pk = entry if isinstance(entry, int) else entry.pk
+    with transaction.atomic():
+        locked = BankEntry.objects.select_for_update().filter(pk=pk).first()
+        if locked is None:
+            raise PaymentError(_("There is no such bank entry."))
+        if locked.payment_id is not None:
+            raise PaymentError(
+                _("The bank entry %(ref)s of %(date)s is already applied to an invoice.")
+                % {"ref": locked.entry_ref, "date": locked.booked_on.isoformat()}
+            )
+        if locked.amount_minor <= 0:
+            raise PaymentError(_("A zero entry has nothing to apply."))
+        invoice = Invoice.objects.filter(number=invoice_number.strip().upper()).first()
+        if invoice is None:
+            raise InvoiceNotFound(_("There is no invoice %(number)s.") % {"number": invoice_number})
+        check_currency(invoice, locked.currency)
+        # Entries imported before unmatched money reached the ledger: book it now (a no-op
+        # when the suspense transfer exists), so the suspense account never goes negative.
+        _hold_in_suspense(locked)
+        payment = _record(
+            invoice,
+            provider=Payment.Provider.BANK,
+            provider_ref=bank_ref(locked),
+            amount_minor=locked.amount_minor,
+            currency=locked.currency,
+            fee_minor=0,
+            received_at=_booked_at(locked.booked_on),
+            source=chart.suspense(locked.currency),
+        )
+        locked.payment, locked.applied_by, locked.applied_at = payment, by, timezone.now()
+        locked.save(update_fields=["payment", "applied_by", "applied_at"])
+    dunning.reactivate_if_settled(payment.invoice.line)
     return payment
 
 

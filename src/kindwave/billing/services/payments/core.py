@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from kindwave.billing.models import Invoice, Payment
 from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
+from kindwave.ledger.models import Transfer
 
 
 class PaymentError(Exception):
@@ -95,7 +96,8 @@ def _check_amounts(amount_minor: int, fee_minor: int) -> None:
             )
 
 
-def _locked_invoice(invoice: Invoice | str) -> Invoice:
+def locked_invoice(invoice: Invoice | str) -> Invoice:
+    """The invoice (or the invoice numbered so), locked until the transaction ends."""
     number = invoice if isinstance(invoice, str) else invoice.number
     found = Invoice.objects.select_for_update().filter(number=number).first()
     if found is None:
@@ -165,16 +167,19 @@ def _record(
     currency: str,
     fee_minor: int,
     received_at: datetime,
+    source: chart.AccountName | None = None,
 ) -> Payment:
     """:func:`record_payment` without the reactivation: the caller's transaction may be
-    wider (a whole statement), and reactivation comes after its commit."""
+    wider (a whole statement), and reactivation comes after its commit. ``source`` is the
+    account the money is taken from: the bank (default), or the suspense account when
+    staff apply a bank receipt held there."""
     if provider not in Payment.Provider.values:
         raise PaymentError(_("Unknown payment provider %(provider)r.") % {"provider": provider})
-    if not provider_ref or len(provider_ref) > 120:
-        raise PaymentError(_("A payment needs the provider's reference (1 to 120 characters)."))
+    if not provider_ref or len(provider_ref) > 200:
+        raise PaymentError(_("A payment needs the provider's reference (1 to 200 characters)."))
     _check_amounts(amount_minor, fee_minor)
     with transaction.atomic():
-        locked = _locked_invoice(invoice)
+        locked = locked_invoice(invoice)
         existing = Payment.objects.filter(provider=provider, provider_ref=provider_ref).first()
         if existing is not None:
             if _same_payment(existing, locked, amount_minor, currency, fee_minor):
@@ -183,15 +188,7 @@ def _record(
                 _("The %(provider)s reference %(ref)s is already recorded for another payment.")
                 % {"provider": provider, "ref": provider_ref}
             )
-        if currency != locked.currency:
-            raise PaymentError(
-                _(
-                    "The invoice %(number)s is in %(invoice)s; a payment in %(currency)s cannot "
-                    "settle it."
-                )
-                % {"number": locked.number, "invoice": locked.currency, "currency": currency}
-            )
-        split = split_payment(locked.outstanding_minor, amount_minor, fee_minor)
+        check_currency(locked, currency)
         payment = Payment.objects.create(
             invoice=locked,
             provider=provider,
@@ -202,42 +199,78 @@ def _record(
             state=Payment.State.SUCCEEDED,
             received_at=received_at,
         )
-        _post(payment, locked, split)
-        if split.applied_minor:
-            locked.paid_minor += split.applied_minor
-            fields = ["paid_minor"]
-            if locked.paid_minor >= locked.total_minor and locked.status != Invoice.Status.PAID:
-                locked.status, locked.paid_at = Invoice.Status.PAID, received_at
-                fields += ["status", "paid_at"]
-            locked.save(update_fields=fields)
+        apply_to_invoice(payment, locked, source)
     return payment
 
 
-def _post(payment: Payment, invoice: Invoice, split: _Split) -> None:
+def check_currency(invoice: Invoice, currency: str) -> None:
+    """Refuse money in another currency than ``invoice``'s."""
+    if currency != invoice.currency:
+        raise PaymentError(
+            _(
+                "The invoice %(number)s is in %(invoice)s; a payment in %(currency)s cannot "
+                "settle it."
+            )
+            % {"number": invoice.number, "invoice": invoice.currency, "currency": currency}
+        )
+
+
+def writeoff_key(number: str) -> str:
+    """The ledger key of the write-off of invoice ``number`` (see :mod:`..writeoff`)."""
+    return f"writeoff:{number}"
+
+
+def apply_to_invoice(
+    payment: Payment, locked: Invoice, source: chart.AccountName | None = None
+) -> None:
+    """Post the succeeded ``payment`` and apply it to the ``locked`` invoice (the caller
+    holds its row lock, inside a transaction): the ledger transfer, ``paid_minor``, and
+    the paid state once nothing is outstanding."""
+    split = split_payment(locked.outstanding_minor, payment.amount_minor, payment.fee_minor)
+    _post(payment, locked, split, source)
+    if split.applied_minor:
+        locked.paid_minor += split.applied_minor
+        fields = ["paid_minor"]
+        if locked.paid_minor >= locked.total_minor and locked.status != Invoice.Status.PAID:
+            locked.status, locked.paid_at = Invoice.Status.PAID, payment.received_at
+            fields += ["status", "paid_at"]
+        locked.save(update_fields=fields)
+
+
+def _post(
+    payment: Payment, invoice: Invoice, split: _Split, source: chart.AccountName | None
+) -> None:
     currency = payment.currency
-    bank, receivables = chart.ensure(chart.bank(currency), chart.receivables(currency))
+    bank, paid_from = chart.ensure(chart.bank(currency), source or chart.bank(currency))
+    # Money for an invoice written off is a recovery: it reduces the bad debt, since the
+    # receivable was already taken off the books by the write-off.
+    written_off = Transfer.objects.filter(idempotency_key=writeoff_key(invoice.number)).exists()
+    (settles,) = chart.ensure(
+        chart.bad_debt(currency) if written_off else chart.receivables(currency)
+    )
+    via = f"{payment.provider}, from suspense" if source is not None else payment.provider
     legs = []
     if split.applied_minor:
         legs.append(
             ledger.Leg(
-                bank,
-                receivables,
+                paid_from,
+                settles,
                 split.applied_minor,
                 currency,
                 "payment",
-                f"invoice payment ({payment.provider})",
+                f"invoice payment ({via})",
             )
         )
     if split.excess_minor:
         (wallet,) = chart.ensure(chart.wallet(invoice.owner_id, currency))
         legs.append(
             ledger.Leg(
-                bank,
+                paid_from,
                 wallet,
                 split.excess_minor,
                 currency,
                 "overpayment",
-                f"overpayment credited to a wallet ({payment.provider})",
+                f"overpayment credited to a wallet ({via})",
             )
         )
     if split.fee_minor:
