@@ -10,6 +10,8 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
+from django.test import TestCase
 
 from kindwave.billing.models import DunningStep, Invoice
 from kindwave.billing.services import dunning
@@ -33,6 +35,13 @@ def invoice(active_line: Line) -> Invoice:
     return issue(make_invoice(active_line))
 
 
+def run(at: datetime) -> dunning.DunningSummary:
+    """A dunning run whose after-commit actions (the reminder e-mails) happen, as they do
+    outside a test's wrapping transaction."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return dunning.run_dunning(at)
+
+
 def steps(invoice: Invoice) -> list[str]:
     return list(invoice.dunning.order_by("at", "id").values_list("step", flat=True))
 
@@ -46,10 +55,10 @@ class TestTimeline:
     def test_reminder_suspension_and_reactivation_each_once(
         self, invoice: Invoice, active_line: Line
     ) -> None:
-        assert dunning.run_dunning(DUE_PLUS_2).reminders == 0
+        assert run(DUE_PLUS_2).reminders == 0
         assert mail.outbox == []
 
-        summary = dunning.run_dunning(REMINDER_DAY)
+        summary = run(REMINDER_DAY)
 
         assert (summary.overdue, summary.reminders, summary.suspensions) == (1, 1, 0)
         (message,) = mail.outbox
@@ -57,23 +66,23 @@ class TestTimeline:
         assert invoice.number in message.subject
         assert "£12.00" in message.body
         assert f"/me/bills/{invoice.number}/" in message.body
-        assert dunning.run_dunning(REMINDER_DAY).reminders == 0  # once only
+        assert run(REMINDER_DAY).reminders == 0  # once only
         assert len(mail.outbox) == 1
 
-        summary = dunning.run_dunning(SUSPENSION_DAY)
+        summary = run(SUSPENSION_DAY)
 
         assert (summary.reminders, summary.suspensions) == (0, 1)
         assert state(active_line) == LineState.SUSPENDED
         change = active_line.state_changes.order_by("-at", "-id").first()
         assert change is not None
         assert change.reason == f"unpaid invoice {invoice.number}"
-        assert dunning.run_dunning(SUSPENSION_DAY).suspensions == 0
+        assert run(SUSPENSION_DAY).suspensions == 0
 
         pay(invoice)
 
         assert state(active_line) == LineState.ACTIVE
         assert steps(invoice) == ["reminder", "suspension", "reactivation"]
-        assert dunning.run_dunning(SUSPENSION_DAY) == dunning.DunningSummary()
+        assert run(SUSPENSION_DAY) == dunning.DunningSummary()
         assert ledger.verify().ok
 
     def test_the_reminder_is_in_the_subscribers_language(
@@ -82,7 +91,7 @@ class TestTimeline:
         active_line.owner.language = "fr"
         active_line.owner.save(update_fields=["language"])
 
-        dunning.run_dunning(REMINDER_DAY)
+        run(REMINDER_DAY)
 
         assert "12,00\xa0£GB" in mail.outbox[0].body
 
@@ -91,14 +100,14 @@ class TestTimeline:
     ) -> None:
         pay(invoice)
 
-        assert dunning.run_dunning(SUSPENSION_DAY).overdue == 0
+        assert run(SUSPENSION_DAY).overdue == 0
         assert mail.outbox == []
         assert state(active_line) == LineState.ACTIVE
 
     def test_a_partial_payment_keeps_the_line_suspended(
         self, invoice: Invoice, active_line: Line
     ) -> None:
-        dunning.run_dunning(SUSPENSION_DAY)
+        run(SUSPENSION_DAY)
 
         pay(invoice, "e1", 600)
 
@@ -110,7 +119,7 @@ class TestTimeline:
         self, invoice: Invoice, active_line: Line
     ) -> None:
         april = issue(make_invoice(active_line, "2026-04"))  # due 15 May
-        dunning.run_dunning(datetime(2026, 5, 20, tzinfo=UTC))
+        run(datetime(2026, 5, 20, tzinfo=UTC))
         assert steps(april) == ["reminder"]  # the line is already suspended for March
 
         pay(invoice)
@@ -125,7 +134,7 @@ class TestTimeline:
     ) -> None:
         lines.suspend_line(active_line, "lost phone", at=datetime(2026, 4, 20, tzinfo=UTC))
 
-        dunning.run_dunning(SUSPENSION_DAY)
+        run(SUSPENSION_DAY)
         pay(invoice)
 
         assert state(active_line) == LineState.SUSPENDED
@@ -138,18 +147,52 @@ class TestTimeline:
         lines.suspend_line(active_line, "lost phone", at=later)
         lines.resume_line(active_line, "found it", at=later)
 
-        summary = dunning.run_dunning(SUSPENSION_DAY)
+        summary = run(SUSPENSION_DAY)
 
         assert summary.skipped == [invoice.number]
         assert state(active_line) == LineState.ACTIVE
         assert DunningStep.objects.filter(step="suspension").count() == 0
 
 
+class TestUnderTheLock:
+    def test_an_invoice_paid_since_it_was_listed_is_left_alone(
+        self, invoice: Invoice, active_line: Line
+    ) -> None:
+        (listed,) = dunning.overdue_invoices(today=SUSPENSION_DAY.date())
+        pay(invoice)  # the payment lands between the listing and the steps
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            assert dunning.send_reminder(listed, SUSPENSION_DAY) is False
+            assert dunning.suspend_for(listed, SUSPENSION_DAY) is False
+
+        assert mail.outbox == []
+        assert steps(invoice) == []
+        assert state(active_line) == LineState.ACTIVE
+
+    def test_the_reminder_is_mailed_only_after_the_commit(self, invoice: Invoice) -> None:
+        with TestCase.captureOnCommitCallbacks(execute=False) as after_commit:
+            assert dunning.send_reminder(invoice, REMINDER_DAY) is True
+            assert mail.outbox == []  # recorded, not yet sent
+
+        assert steps(invoice) == ["reminder"]
+        (send,) = after_commit
+        send()
+        assert len(mail.outbox) == 1
+
+    def test_a_rolled_back_reminder_sends_nothing(self, invoice: Invoice) -> None:
+        with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+            dunning.send_reminder(invoice, REMINDER_DAY)
+            transaction.set_rollback(True)
+
+        assert (mail.outbox, steps(invoice)) == ([], [])
+
+
 class TestCommand:
     def test_dunning_as_at_a_date(self, invoice: Invoice, active_line: Line) -> None:
         out = StringIO()
 
-        call_command("billing", "dunning", "--at", "2026-04-29", "--quiet", stdout=out)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            call_command("billing", "dunning", "--at", "2026-04-29", "--quiet", stdout=out)
 
         assert "1 overdue invoices: 1 reminders sent, 1 lines suspended" in out.getvalue()
         assert state(active_line) == LineState.SUSPENDED

@@ -118,28 +118,45 @@ def _reminder_text(invoice: Invoice) -> tuple[str, str]:
     return subject, body
 
 
+def _still_owed(locked: Invoice) -> bool:
+    """Whether the invoice, read under its row lock, still calls for dunning: a payment
+    may have landed since the run listed it."""
+    return locked.status == Invoice.Status.OPEN and locked.outstanding_minor > 0
+
+
 def send_reminder(invoice: Invoice, at: datetime) -> bool:
-    """E-mail the reminder for ``invoice`` in the subscriber's language, once: the step is
-    recorded in the same transaction as the mail is handed to the mail backend, so a
-    failed send records nothing and the next run tries again. True if sent now."""
+    """E-mail the reminder for ``invoice`` in the subscriber's language, once. Re-checks
+    under the invoice's row lock that something is still owed (False otherwise). The step
+    is recorded in the transaction, the mail sent after its commit: a crash or a mail
+    failure between the two loses this reminder rather than ever sending two (failures
+    are logged). True if recorded now."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().select_related("owner").get(pk=invoice.pk)
+        if not _still_owed(locked):
+            return False
         if DunningStep.objects.filter(invoice=locked, step=DunningStep.Step.REMINDER).exists():
             return False
         DunningStep.objects.create(invoice=locked, step=DunningStep.Step.REMINDER, at=at)
         with translation.override(locked.owner.language or locked.language):
             subject, body = _reminder_text(locked)
-        send_mail(subject, body, None, [locked.owner.email])
+        recipient = locked.owner.email
+        transaction.on_commit(
+            lambda: send_mail(subject, body, None, [recipient]),
+            robust=True,  # a mail failure is logged; the run goes on to the next invoice
+        )
     return True
 
 
 def suspend_for(invoice: Invoice, at: datetime) -> bool | None:
     """Suspend the invoice's line for non-payment, once per invoice. True if suspended
-    now, False if already done or the line is not active (suspended for another reason,
+    now, False if already done, if the invoice was paid since it was listed (re-checked
+    under its row lock) or the line is not active (suspended for another reason,
     terminated: nothing to do), None if the line's history forbids a suspension dated
     ``at`` (a later change is recorded)."""
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if not _still_owed(locked):
+            return False
         if DunningStep.objects.filter(invoice=locked, step=DunningStep.Step.SUSPENSION).exists():
             return False
         line = Line.objects.select_for_update().get(pk=locked.line_id)
