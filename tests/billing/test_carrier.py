@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from kindwave.billing.services.carrier import CarrierBillingError, ChargeNotFoun
 from kindwave.causes.models import Cause
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Account, Transfer, TransferState
+from kindwave.lines import services as lines
 from kindwave.lines.models import Line
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +69,7 @@ class TestReserve:
         )
         assert (transfer.amount, transfer.code) == (499, "carrier-charge")
         assert "Science" not in transfer.description  # no personal data in the public feed
-        assert carrier.spent_in_month(active_line.owner, "2026-03") == 499
+        assert carrier.spent_in_month(active_line.owner, "2026-03", at=AT) == 499
         assert ledger.verify().ok
 
     def test_a_donation_is_reserved_for_the_cause(
@@ -149,8 +152,8 @@ class TestReserve:
         assert buy(active_line.owner, "b", 1_000).state == CarrierCharge.State.RESERVED
         april = datetime(2026, 4, 1, tzinfo=UTC)
         assert buy(active_line.owner, "c", 1_000, at=april).amount_minor == 1_000
-        assert carrier.spent_in_month(active_line.owner, "2026-03") == 1_000
-        assert carrier.spent_in_month(active_line.owner, "2026-04") == 1_000
+        assert carrier.spent_in_month(active_line.owner, "2026-03", at=AT) == 1_000
+        assert carrier.spent_in_month(active_line.owner, "2026-04", at=april) == 1_000
 
     def test_a_purchase_needs_a_merchant_and_a_donation_a_verified_cause(
         self, active_line: Line, demo_causes: dict[str, Cause]
@@ -291,8 +294,115 @@ def test_any_sequence_keeps_spend_within_the_limit_and_the_books_balanced(
             else:
                 if action == "reserve":
                     # A reservation that went through fits under the limit in force.
-                    assert carrier.spent_in_month(user, "2026-03") <= limit
+                    assert carrier.spent_in_month(user, "2026-03", at=AT) <= limit
         live = CarrierCharge.objects.filter(owner=user).exclude(state="cancelled")
-        assert carrier.spent_in_month(user, "2026-03") == sum(c.amount_minor for c in live)
+        assert carrier.spent_in_month(user, "2026-03", at=AT) == sum(c.amount_minor for c in live)
         assert ledger.verify().ok
         transaction.set_rollback(True)
+
+
+class TestConfirmationRechecks:
+    LIFETIME = timedelta(minutes=30)
+
+    def test_a_charge_on_a_line_suspended_since_is_refused_and_voided(
+        self, active_line: Line
+    ) -> None:
+        charge = buy(active_line.owner)
+        lines.suspend_line(active_line, "unpaid invoice X", at=AT + timedelta(minutes=1))
+
+        message = refused_but_voided(charge, AT + timedelta(minutes=2))
+
+        assert "no longer active" in message
+        charge.refresh_from_db()
+        assert (charge.state, charge.void_reason) == ("cancelled", "line no longer active")
+
+    def test_a_charge_after_carrier_billing_was_switched_off_is_refused_and_voided(
+        self, active_line: Line
+    ) -> None:
+        charge = buy(active_line.owner)
+        carrier.set_limit(active_line.owner, enabled=False, monthly_limit_minor=None)
+
+        message = refused_but_voided(charge, AT + timedelta(minutes=2))
+
+        assert "switched off" in message
+        assert CarrierCharge.objects.get(pk=charge.pk).state == CarrierCharge.State.CANCELLED
+
+    def test_a_reservation_expires_after_the_setting(self, active_line: Line) -> None:
+        charge = buy(active_line.owner)
+
+        message = refused_but_voided(charge, AT + self.LIFETIME)
+
+        assert "not confirmed within 30 minutes" in message
+        assert CarrierCharge.objects.get(pk=charge.pk).state == CarrierCharge.State.EXPIRED
+        assert "expired before it was confirmed" in refused(
+            carrier.confirm_charge, active_line.owner, charge.reference, at=AT
+        )
+
+    def test_just_before_expiry_it_confirms(self, active_line: Line) -> None:
+        charge = buy(active_line.owner)
+
+        confirmed = carrier.confirm_charge(
+            active_line.owner, charge.reference, at=AT + self.LIFETIME - timedelta(seconds=1)
+        )
+
+        assert confirmed.state == CarrierCharge.State.CONFIRMED
+
+    def test_the_lifetime_is_a_setting(self, active_line: Line, settings) -> None:
+        settings.BILLING = {**settings.BILLING, "CARRIER_RESERVATION_MINUTES": 5}
+        charge = buy(active_line.owner)
+
+        assert "within 5 minutes" in refused_but_voided(charge, AT + timedelta(minutes=5))
+
+    def test_an_expired_reservation_stops_counting_against_the_limit(
+        self, active_line: Line
+    ) -> None:
+        carrier.set_limit(active_line.owner, enabled=True, monthly_limit_minor=1_000)
+        buy(active_line.owner, "a", 1_000)
+        later = AT + self.LIFETIME
+
+        assert carrier.spent_in_month(active_line.owner, "2026-03", at=later) == 0
+        assert buy(active_line.owner, "b", 1_000, at=later).state == CarrierCharge.State.RESERVED
+
+    def test_cancelling_an_expired_reservation_marks_it_expired(self, active_line: Line) -> None:
+        charge = buy(active_line.owner)
+
+        cancelled = carrier.cancel_charge(
+            active_line.owner, charge.reference, at=AT + self.LIFETIME
+        )
+
+        assert cancelled.state == CarrierCharge.State.EXPIRED
+        assert ledger.verify().ok
+
+
+def refused_but_voided(charge: CarrierCharge, at: datetime) -> str:
+    """Confirming ``charge`` at ``at`` is refused, and its reservation voided (committed)."""
+    with pytest.raises(CarrierBillingError) as error:
+        carrier.confirm_charge(charge.owner, charge.reference, at=at)
+    reserve = Transfer.objects.get(idempotency_key=f"carrier:{charge.reference}:reserve")
+    assert Transfer.objects.filter(pending_of=reserve, state=TransferState.VOIDED).exists()
+    assert pending_of("operator:merchants:GBP") == (0, 0)
+    assert ledger.verify().ok
+    return str(error.value)
+
+
+class TestExpire:
+    def test_stale_reservations_are_voided_once(self, active_line: Line) -> None:
+        stale = buy(active_line.owner, "a")
+        fresh = buy(active_line.owner, "b", at=AT + timedelta(minutes=20))
+        at = AT + timedelta(minutes=30)
+
+        assert carrier.expire_reservations(at) == 1
+        assert carrier.expire_reservations(at) == 0
+
+        assert CarrierCharge.objects.get(pk=stale.pk).state == CarrierCharge.State.EXPIRED
+        assert CarrierCharge.objects.get(pk=fresh.pk).state == CarrierCharge.State.RESERVED
+        assert pending_of("operator:merchants:GBP") == (499, 0)
+        assert ledger.verify().ok
+
+    def test_the_command(self, active_line: Line) -> None:
+        buy(active_line.owner)
+        out = StringIO()
+
+        call_command("billing", "carrier", "expire", "--at", "2026-03-11", "--quiet", stdout=out)
+
+        assert "1 reservations expired (unconfirmed after 30 minutes)" in out.getvalue()

@@ -12,7 +12,7 @@ from kindwave.billing.models import CarrierCharge
 from kindwave.billing.services import carrier
 from kindwave.ledger import services as ledger
 from kindwave.lines.models import Line
-from tests.billing.test_carrier import buy
+from tests.billing.test_carrier import AT, buy
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -46,7 +46,7 @@ def test_racing_reservations_stay_within_the_limit(active_line: Line) -> None:
         made = sum(pool.map(work, range(THREADS)))
 
     assert made == LIMIT // AMOUNT
-    assert carrier.spent_in_month(user, "2026-03") == (LIMIT // AMOUNT) * AMOUNT
+    assert carrier.spent_in_month(user, "2026-03", at=AT) == (LIMIT // AMOUNT) * AMOUNT
     assert CarrierCharge.objects.count() == made
     assert ledger.verify().ok
 

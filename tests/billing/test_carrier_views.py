@@ -97,3 +97,14 @@ def test_in_french(active_line: Line, alice: User) -> None:
 
     assert '<html lang="fr">' in page
     assert "240,00\xa0£GB" in page
+    assert "£240.00" not in page  # the form's help text too reads as a French reader writes it
+
+
+def test_a_limit_over_the_cap_is_explained_in_french(active_line: Line, alice: User) -> None:
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+
+    page = client_for(alice).post(URL, {"enabled": "on", "monthly_limit": "999"}).content.decode()
+
+    assert "240,00\xa0£GB" in page
+    assert "£240.00" not in page

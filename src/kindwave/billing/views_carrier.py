@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from kindwave.accounts.models import User
@@ -21,6 +22,11 @@ from kindwave.billing.services import carrier
 from kindwave.lib.money import format_money, minor_to_major
 from kindwave.lines.models import LineState
 from kindwave.lines.selectors import lines_of
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    """An amount as the page's reader writes it (``12,50 £GB`` in French)."""
+    return format_money(amount_minor, currency, (get_language() or "en")[:2])
 
 
 class CarrierBillingForm(forms.Form):
@@ -42,7 +48,7 @@ class CarrierBillingForm(forms.Form):
         field = self.fields["monthly_limit"]
         field.help_text = _(
             "Leave empty for the most we allow, %(cap)s a month. 0 blocks every charge."
-        ) % {"cap": format_money(cap_minor, currency)}
+        ) % {"cap": _money(cap_minor, currency)}
         field.widget.attrs.update({"max": str(cap), "step": "0.01", "min": "0"})
 
     def clean_monthly_limit(self) -> Decimal | None:
@@ -50,7 +56,7 @@ class CarrierBillingForm(forms.Form):
         if value is not None and value > minor_to_major(self.cap_minor, self.currency):
             raise forms.ValidationError(
                 _("The limit can be at most %(cap)s a month."),
-                params={"cap": format_money(self.cap_minor, self.currency)},
+                params={"cap": _money(self.cap_minor, self.currency)},
             )
         return value
 

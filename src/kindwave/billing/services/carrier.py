@@ -4,7 +4,11 @@ The community's donations and the CAMARA Carrier Billing API call these function
 subscriber's page sets the limit. A charge is *reserved* (a pending ledger transfer
 Dr unbilled, Cr merchants for a purchase or Cr cause:ID for a donation), then
 *confirmed* (the reservation is posted; the charge waits for the next invoice) or
-*cancelled* (the reservation is voided). See docs/billing-payments.md.
+*cancelled* (the reservation is voided). A reservation left unconfirmed for
+``CARRIER_RESERVATION_MINUTES`` *expires*: it can no longer be confirmed, no longer counts
+against the limit, and is voided (by :func:`expire_reservations`, or when touched).
+Confirming re-checks that the line is still active and carrier billing still on.
+See docs/billing-payments.md.
 
 Every function owns its transaction. A refusal raises :class:`CarrierBillingError` (or
 :class:`ChargeNotFound`) with the reason, and nothing is written. None of them trusts the
@@ -14,13 +18,14 @@ caller about *who* acts: a charge is always looked up among the acting user's ow
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,8 +37,8 @@ from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Transfer
 from kindwave.lines.models import Line, LineState, Market
 
-#: Charges that count against the month's limit: still reserved, or confirmed.
-SPENDING_STATES = (CarrierCharge.State.RESERVED, CarrierCharge.State.CONFIRMED)
+#: Why an expired reservation was voided (English, for staff).
+EXPIRED_REASON = "not confirmed in time"
 
 
 class CarrierBillingError(Exception):
@@ -137,14 +142,32 @@ def _locked_setting(user: User) -> CarrierBillingSetting:
     return CarrierBillingSetting.objects.select_for_update().get(user=user)
 
 
-def spent_in_month(user: User, month: str, currency: str | None = None) -> int:
-    """What the subscriber has charged to their bill in the UTC month ``month``: charges
-    reserved that month and still reserved or confirmed (cancelled ones do not count), in
-    minor units of ``currency`` (every currency when ``None``: a subscriber has lines in
-    one market in practice). Reads only."""
+def reservation_lifetime() -> timedelta:
+    """How long a reservation waits for its confirmation (``CARRIER_RESERVATION_MINUTES``)."""
+    return timedelta(minutes=cast(int, settings.BILLING["CARRIER_RESERVATION_MINUTES"]))
+
+
+def is_expired(charge: CarrierCharge, at: datetime) -> bool:
+    """Whether the reserved ``charge`` can no longer be confirmed at ``at``."""
+    return at >= charge.reserved_at + reservation_lifetime()
+
+
+def spent_in_month(
+    user: User, month: str, currency: str | None = None, at: datetime | None = None
+) -> int:
+    """What the subscriber has charged to their bill in the UTC month ``month``, as at
+    ``at`` (default now): charges reserved that month and confirmed, or still reserved and
+    not expired (cancelled and expired ones do not count), in minor units of ``currency``
+    (every currency when ``None``: a subscriber has lines in one market in practice).
+    Reads only."""
     start, end = _month_bounds(month)
+    live_since = (at or timezone.now()) - reservation_lifetime()
     charges = CarrierCharge.objects.filter(
-        owner=user, reserved_at__gte=start, reserved_at__lt=end, state__in=SPENDING_STATES
+        Q(state=CarrierCharge.State.CONFIRMED)
+        | Q(state=CarrierCharge.State.RESERVED, reserved_at__gt=live_since),
+        owner=user,
+        reserved_at__gte=start,
+        reserved_at__lt=end,
     )
     if currency is not None:
         charges = charges.filter(currency=currency)
@@ -272,7 +295,7 @@ def reserve_charge(
             raise CarrierBillingError(
                 _("You have switched off charges to your phone bill; switch them on first.")
             )
-        spent = spent_in_month(user, month_of(at), currency)
+        spent = spent_in_month(user, month_of(at), currency, at=at)
         if spent + amount_minor > terms.monthly_limit_minor:
             raise CarrierBillingError(
                 _(
@@ -335,31 +358,68 @@ def _own_charge(user: User, reference: uuid.UUID | str) -> CarrierCharge:
     return charge
 
 
+def _void(charge: CarrierCharge, step: str, state: str, at: datetime, reason: str = "") -> None:
+    """Void the reserved ``charge``'s reservation (ledger key ``carrier:<ref>:<step>``)
+    and record its new ``state``; the caller holds the charge's row lock."""
+    reservation = Transfer.objects.get(idempotency_key=_key(charge, "reserve"))
+    ledger.void_pending(_key(charge, step), reservation)
+    charge.state, charge.settled_at, charge.void_reason = state, at, reason
+    charge.save(update_fields=["state", "settled_at", "void_reason"])
+
+
 def _settle(
     user: User, reference: uuid.UUID | str, at: datetime | None, confirm: bool
 ) -> CarrierCharge:
-    """Post (``confirm``) or void the reservation of the user's reserved charge, once."""
+    """Post (``confirm``) or void the reservation of the user's reserved charge, once.
+    A confirmation the charge no longer qualifies for voids it and then raises: the void
+    is committed, so the reservation stops holding the subscriber's money."""
     at = at or timezone.now()
+    refusal = ""
     with transaction.atomic():
+        # The setting first, as reservations do: a switch-off waits for us, or we see it.
+        setting = _locked_setting(user)
         charge = _own_charge(user, reference)
         if charge.state != CarrierCharge.State.RESERVED:
-            message = (
-                _("The charge %(reference)s is already confirmed.")
-                if charge.state == CarrierCharge.State.CONFIRMED
-                else _("The charge %(reference)s was cancelled.")
-            )
+            message = {
+                CarrierCharge.State.CONFIRMED: _("The charge %(reference)s is already confirmed."),
+                CarrierCharge.State.EXPIRED: _(
+                    "The charge %(reference)s expired before it was confirmed."
+                ),
+            }.get(charge.state, _("The charge %(reference)s was cancelled."))
             raise CarrierBillingError(message % {"reference": charge.reference})
-        reservation = Transfer.objects.get(idempotency_key=_key(charge, "reserve"))
-        fields = ["state", "settled_at"]
-        if confirm:
+        if is_expired(charge, at):
+            minutes = int(reservation_lifetime().total_seconds() // 60)
+            _void(charge, "expire", CarrierCharge.State.EXPIRED, at, EXPIRED_REASON)
+            if confirm:
+                refusal = _(
+                    "The charge %(reference)s expired: it was not confirmed within %(minutes)s "
+                    "minutes. Nothing was charged; please start again."
+                ) % {"reference": charge.reference, "minutes": minutes}
+        elif not confirm:
+            _void(charge, "cancel", CarrierCharge.State.CANCELLED, at)
+        elif charge.line.state != LineState.ACTIVE or not setting.enabled:
+            line_gone = charge.line.state != LineState.ACTIVE
+            reason = "line no longer active" if line_gone else "carrier billing switched off"
+            _void(charge, "cancel", CarrierCharge.State.CANCELLED, at, reason)
+            refusal = (
+                _(
+                    "The charge %(reference)s cannot be confirmed: its line is no longer "
+                    "active. It was cancelled and nothing was charged."
+                )
+                if line_gone
+                else _(
+                    "The charge %(reference)s cannot be confirmed: you have switched off "
+                    "charges to your phone bill. It was cancelled and nothing was charged."
+                )
+            ) % {"reference": charge.reference}
+        else:
+            reservation = Transfer.objects.get(idempotency_key=_key(charge, "reserve"))
             ledger.post_pending(_key(charge, "confirm"), reservation)
             charge.state, charge.cycle = CarrierCharge.State.CONFIRMED, billing_cycle_for(at)
-            fields.append("cycle")
-        else:
-            ledger.void_pending(_key(charge, "cancel"), reservation)
-            charge.state = CarrierCharge.State.CANCELLED
-        charge.settled_at = at
-        charge.save(update_fields=fields)
+            charge.settled_at = at
+            charge.save(update_fields=["state", "cycle", "settled_at"])
+    if refusal:
+        raise CarrierBillingError(refusal)
     return charge
 
 
@@ -379,7 +439,10 @@ def confirm_charge(
     """Confirm the subscriber's reserved charge: the reservation is posted, and the charge
     waits for the invoice of :func:`billing_cycle_for` its confirmation instant.
     Someone else's charge is refused exactly like a missing one (``ChargeNotFound``); a
-    charge already confirmed or cancelled is refused. Atomic."""
+    charge already confirmed, cancelled or expired is refused. Refused too, with the
+    reservation voided (the charge is then cancelled, or expired, for good): a
+    reservation older than ``CARRIER_RESERVATION_MINUTES``, a line no longer active,
+    carrier billing switched off since the reservation. Atomic."""
     return _settle(user, reference, at, confirm=True)
 
 
@@ -387,5 +450,35 @@ def cancel_charge(
     user: User, reference: uuid.UUID | str, at: datetime | None = None
 ) -> CarrierCharge:
     """Cancel the subscriber's reserved charge: the reservation is voided and no longer
-    counts against the limit. Refused like :func:`confirm_charge`. Atomic."""
+    counts against the limit (an expired one is marked expired). Refused like
+    :func:`confirm_charge` for charges no longer reserved. Atomic."""
     return _settle(user, reference, at, confirm=False)
+
+
+def expire_reservations(
+    at: datetime | None = None, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Void every reservation left unconfirmed for ``CARRIER_RESERVATION_MINUTES`` at
+    ``at`` (default now): the charge becomes *expired* and its pending transfer is voided
+    (``carrier:<reference>:expire``). Each charge in its own transaction, its row locked
+    and its state re-read, so a confirmation racing the sweep wins or loses cleanly.
+    Idempotent; returns how many expired now. For the staff job (run it every few
+    minutes)."""
+    at = at or timezone.now()
+    stale = list(
+        CarrierCharge.objects.filter(
+            state=CarrierCharge.State.RESERVED, reserved_at__lte=at - reservation_lifetime()
+        )
+        .order_by("reserved_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    expired = 0
+    for done, pk in enumerate(stale, start=1):
+        with transaction.atomic():
+            charge = CarrierCharge.objects.select_for_update().get(pk=pk)
+            if charge.state == CarrierCharge.State.RESERVED and is_expired(charge, at):
+                _void(charge, "expire", CarrierCharge.State.EXPIRED, at, EXPIRED_REASON)
+                expired += 1
+        if progress is not None:
+            progress(done, len(stale))
+    return expired
