@@ -380,12 +380,13 @@ def _settle(
         setting = _locked_setting(user)
         charge = _own_charge(user, reference)
         if charge.state != CarrierCharge.State.RESERVED:
-            message = {
+            messages: dict[str, str] = {
                 CarrierCharge.State.CONFIRMED: _("The charge %(reference)s is already confirmed."),
                 CarrierCharge.State.EXPIRED: _(
                     "The charge %(reference)s expired before it was confirmed."
                 ),
-            }.get(charge.state, _("The charge %(reference)s was cancelled."))
+            }
+            message = messages.get(charge.state, _("The charge %(reference)s was cancelled."))
             raise CarrierBillingError(message % {"reference": charge.reference})
         if is_expired(charge, at):
             minutes = int(reservation_lifetime().total_seconds() // 60)
