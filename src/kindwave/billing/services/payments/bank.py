@@ -469,8 +469,22 @@ def bank_ref(entry: StatementEntry | BankEntry) -> str:
     return ":".join(part for part in parts if part)
 
 
-def _booked_at(booked_on: date) -> datetime:
-    return datetime(booked_on.year, booked_on.month, booked_on.day, tzinfo=UTC)
+def _record_bank(
+    invoice: Invoice, entry: StatementEntry | BankEntry, source: chart.AccountName | None = None
+) -> Payment:
+    """The payment of ``entry`` to ``invoice``, received on its booking date (UTC), taken
+    from ``source`` (the bank by default; suspense when staff apply a held entry)."""
+    booked = entry.booked_on
+    return _record(
+        invoice,
+        provider=Payment.Provider.BANK,
+        provider_ref=bank_ref(entry),
+        amount_minor=entry.amount_minor,
+        currency=entry.currency,
+        fee_minor=0,
+        received_at=datetime(booked.year, booked.month, booked.day, tzinfo=UTC),
+        source=source,
+    )
 
 
 def _import_entry(
@@ -479,15 +493,7 @@ def _import_entry(
     invoice, problem = match_entry(entry)
     payment = None
     if invoice is not None:
-        payment = _record(
-            invoice,
-            provider=Payment.Provider.BANK,
-            provider_ref=bank_ref(entry),
-            amount_minor=entry.amount_minor,
-            currency=entry.currency,
-            fee_minor=0,
-            received_at=_booked_at(entry.booked_on),
-        )
+        payment = _record_bank(invoice, entry)
     row = BankEntry.objects.create(
         statement=statement,
         account=entry.account,
@@ -584,16 +590,7 @@ def apply_bank_entry(entry: BankEntry | int, invoice_number: str, *, by: User | 
         # Entries imported before unmatched money reached the ledger: book it now (a no-op
         # when the suspense transfer exists), so the suspense account never goes negative.
         _hold_in_suspense(locked)
-        payment = _record(
-            invoice,
-            provider=Payment.Provider.BANK,
-            provider_ref=bank_ref(locked),
-            amount_minor=locked.amount_minor,
-            currency=locked.currency,
-            fee_minor=0,
-            received_at=_booked_at(locked.booked_on),
-            source=chart.suspense(locked.currency),
-        )
+        payment = _record_bank(invoice, locked, source=chart.suspense(locked.currency))
         locked.payment, locked.applied_by, locked.applied_at = payment, by, timezone.now()
         locked.save(update_fields=["payment", "applied_by", "applied_at"])
     dunning.reactivate_if_settled(payment.invoice.line)
