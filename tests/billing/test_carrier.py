@@ -406,3 +406,13 @@ class TestExpire:
         call_command("billing", "carrier", "expire", "--at", "2026-03-11", "--quiet", stdout=out)
 
         assert "1 reservations expired (unconfirmed after 30 minutes)" in out.getvalue()
+
+
+def test_the_reservation_lifetime_is_read_from_the_environment() -> None:
+    from kindwave.config import ConfigError, load_config
+
+    assert load_config({"KINDWAVE_DEBUG": "true"}).carrier_reservation_minutes == 30
+    env = {"KINDWAVE_DEBUG": "true", "KINDWAVE_CARRIER_RESERVATION_MINUTES": "10"}
+    assert load_config(env).carrier_reservation_minutes == 10
+    with pytest.raises(ConfigError, match="KINDWAVE_CARRIER_RESERVATION_MINUTES"):
+        load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_CARRIER_RESERVATION_MINUTES": "0"})
