@@ -24,7 +24,7 @@ from typing import cast
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kindwave.causes.models import Cause, Payout, PayoutBatch
@@ -276,25 +276,34 @@ def _csv_bytes(payout: Payout, lines: Iterable[StatementLine]) -> bytes:
         return buffer.read().encode("utf-8")
 
 
+def statement_language(cause: Cause) -> str:
+    """The language a cause reads its statement in: French for a French charity, English
+    otherwise (the languages Kindwave speaks)."""
+    return "fr" if cause.country == Cause.Country.FR else "en"
+
+
 def _pdf_bytes(payout: Payout, lines: list[StatementLine]) -> bytes:
     from weasyprint import HTML  # heavy import: only when a statement is written
 
-    html = render_to_string(
-        "causes/remittance.html",
-        {
-            "payout": payout,
-            "lines": [
-                {
-                    "month": line.month,
-                    "source": str(SOURCE_LABELS.get(line.source, line.source)),
-                    "transfers": line.transfers,
-                    "amount": major(line.amount),
-                }
-                for line in lines
-            ],
-            "total": major(payout.amount_minor),
-        },
-    )
+    language = statement_language(payout.cause)
+    with translation.override(language):
+        html = render_to_string(
+            "causes/remittance.html",
+            {
+                "payout": payout,
+                "language": language,
+                "lines": [
+                    {
+                        "month": line.month,
+                        "source": str(SOURCE_LABELS.get(line.source, line.source)),
+                        "transfers": line.transfers,
+                        "amount": major(line.amount, payout.currency),
+                    }
+                    for line in lines
+                ],
+                "total": major(payout.amount_minor, payout.currency),
+            },
+        )
     return bytes(HTML(string=html).write_pdf())
 
 
