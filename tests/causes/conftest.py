@@ -4,6 +4,9 @@ database reuses ids, so a feed cached by an earlier test could match a later one
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from unittest import mock
+
 import pytest
 from django.core.cache import cache
 
@@ -15,3 +18,11 @@ __all__ = ["gb", "gb_stock"]
 @pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     cache.clear()
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[None]:
+    """The rate limiter's clock stopped 5 s into a minute, so that a test's requests all
+    fall in one counting window however long they take."""
+    with mock.patch("kindwave.causes.views.time.time", return_value=1_800_000_005.0):
+        yield
