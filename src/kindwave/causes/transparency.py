@@ -381,7 +381,7 @@ class MonthTotals:
         """The amounts by source, formatted, in the report's source order; a withheld
         amount says why instead."""
         return [
-            str(WITHHELD_LABELS[self.withheld[source]])
+            str(WITHHELD_LABELS[self.withheld[source]]) % {"minimum": MIN_PUBLISHED_COUNT}
             if source in self.withheld and not amount
             else major(amount)
             for source, amount in self.incoming.items()
@@ -393,7 +393,7 @@ class MonthTotals:
 
 
 WITHHELD_LABELS = {
-    FEWER: _("fewer than 5 supporters this month"),
+    FEWER: _("fewer than %(minimum)s supporters this month"),
     MERGED: _("counted with other causes this month"),
 }
 

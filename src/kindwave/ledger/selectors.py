@@ -1,5 +1,5 @@
-"""Read-only queries over the ledger's transfers, for the pledge, payouts and the public
-transparency pages. Nothing here writes; every figure is summed in the database from
+"""Read-only queries over the ledger's transfers, for payouts and the public transparency
+pages. Nothing here writes; every figure is summed in the database from
 posted transfers, so it can be recomputed by anyone holding the same transfers.
 
 A *recipient* is an account that holds money owed to a cause or to the foundation
