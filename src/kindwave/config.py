@@ -97,6 +97,9 @@ class Config:
     # machine for a local test double) and secret API key; empty: card payments are off.
     card_provider_url: str = ""
     card_provider_key: str = ""
+    # How many reverse proxies of ours stand in front of the app: the public pages' rate
+    # limits then take the client's address from X-Forwarded-For (0: REMOTE_ADDR).
+    trusted_proxy_hops: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -199,4 +202,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         pledge_rule=pledge_rule,
         card_provider_url=card_provider_url,
         card_provider_key=env.get("KINDWAVE_CARD_PROVIDER_KEY", ""),
+        trusted_proxy_hops=_int(env, "KINDWAVE_TRUSTED_PROXY_HOPS", 0),
     )

@@ -26,6 +26,8 @@ ALLOWED_HOSTS = CONFIG.allowed_hosts
 CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins
 SITE_URL = CONFIG.site_url
 HOST_NETWORK_PLMN = CONFIG.host_network_plmn
+# Reverse proxies in front of the app (X-Forwarded-For), for per-client rate limits.
+TRUSTED_PROXY_HOPS = CONFIG.trusted_proxy_hops
 # Billing rules (docs/billing-rules.md); each KINDWAVE_* variable is read in config.py.
 BILLING = {
     "PAYMENT_TERMS_DAYS": CONFIG.payment_terms_days,

@@ -4,12 +4,13 @@ reversal, frozen once the quarter's pledge is posted; the admin goes through the
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.urls import reverse
 
 from kindwave.accounts.models import User
-from kindwave.billing.models import OperatingCost
+from kindwave.billing.models import BillRun, OperatingCost
 from kindwave.billing.services import costs, pledge
 from kindwave.ledger import chart
 from kindwave.ledger.models import Account, Transfer, balance
@@ -65,15 +66,37 @@ def test_a_reversed_cost_leaves_the_pledge_and_the_books(db: None) -> None:
     assert balance(Account.objects.get(code=chart.operating_costs("GBP").code)) == 1_000
 
 
+def post_q2_pledge() -> None:
+    for cycle in ("2026-04", "2026-05", "2026-06"):
+        BillRun.objects.create(cycle=cycle, state=BillRun.State.COMPLETE)
+    pledge.post_pledge("2026-Q2", pledge.PledgeOptions(Decimal(25), "profit", "subscribers"))
+
+
 def test_costs_freeze_once_the_pledge_is_posted(db: None) -> None:
     cost = costs.record_cost("2026-Q2", "operating", "GBP", 1_000, "rent", None)
-    pledge.post_pledge("2026-Q2", pledge.PledgeOptions(Decimal(25), "profit", "subscribers"))
+    post_q2_pledge()
 
     with pytest.raises(costs.CostError, match="already posted"):
         costs.record_cost("2026-Q2", "operating", "GBP", 1, "late", None)
     with pytest.raises(costs.CostError, match="already posted"):
         costs.reverse_cost(cost)
     costs.record_cost("2026-Q2", "operating", "EUR", 1, "another currency is open", None)
+
+
+def test_a_cost_checked_before_the_pledge_posted_is_refused_when_saved(db: None) -> None:
+    costs.record_cost("2026-Q2", "operating", "GBP", 1_000, "rent", None)
+    # Staff filled in the form (checked: the quarter was open), then the pledge posted.
+    checked = costs.check_cost("2026-Q2", "operating", "GBP", 500)
+    post_q2_pledge()
+
+    with (
+        mock.patch.object(costs, "check_cost", return_value=checked),
+        pytest.raises(costs.CostError, match="already posted"),
+    ):
+        costs.record_cost("2026-Q2", "operating", "GBP", 500, "late", None)
+
+    assert OperatingCost.objects.count() == 1
+    assert Transfer.objects.filter(code="cost-operating").count() == 1
 
 
 def cost_form(**changes: str) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """The profit pledge: a hand-computed quarter, the largest-remainder split, both allocation
-rules, re-runs, refusals and the command line."""
+rules, re-runs, refusals (a quarter not fully billed), races with costs and another run,
+and the command line."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,7 +22,7 @@ from kindwave.ledger.models import Account, Transfer, balance
 from kindwave.lines import services as lines
 from kindwave.lines.models import Market
 from tests.billing.factories import make_invoice
-from tests.causes.money import bill_share, line_for, posted_at, subscriber
+from tests.causes.money import bill_share, line_for, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +35,20 @@ def balance_of(name: chart.AccountName) -> int:
     return balance(Account.objects.get(code=name.code))
 
 
+def close_cycles(*cycles: str) -> None:
+    """Complete bill runs for ``cycles`` that issued no invoice (nothing to bill)."""
+    for cycle in cycles:
+        BillRun.objects.get_or_create(cycle=cycle, defaults={"state": BillRun.State.COMPLETE})
+
+
 @pytest.fixture
 def quarter_books(gb_stock: Market, demo_causes: dict[str, Cause]) -> dict[str, Cause]:
     """2026-Q2 in GBP, by hand. At the quarter's end: one subscriber gives to WaterAid, one
     to the Trussell Trust, one to no cause, and one suspended line (still a subscriber) to
     no cause, as its switch to the Trussell Trust takes effect only at the next quarter's
     first instant; a WaterAid line terminated before the end does not count. Revenue
-    100,000; costs 40,000 + 19,997."""
+    100,000 (the invoices of the cycles 2026-04 to 2026-06, each bill run complete); costs
+    40,000 + 19,997."""
     wateraid, trussell = demo_causes["wateraid"], demo_causes["the-trussell-trust"]
     kept = [
         line_for(subscriber(1), gb_stock, wateraid, START),
@@ -51,15 +60,15 @@ def quarter_books(gb_stock: Market, demo_causes: dict[str, Cause]) -> dict[str, 
     late = line_for(subscriber(5), gb_stock, None, START)
     lines.suspend_line(late, "lost phone", at=datetime(2026, 5, 2, tzinfo=UTC))
     lines.choose_cause(late, trussell, at=Q2_END)  # counts for the next quarter only
-    # Invoices issued in Q2 (cycles 2026-03 to 2026-05), one issued in Q3 (cycle 2026-06).
-    for line, cycle, net in [
-        (kept[0], "2026-03", 30_000),
-        (kept[1], "2026-04", 30_000),
-        (kept[2], "2026-05", 25_000),
-        (gone, "2026-05", 15_000),
-        (kept[0], "2026-06", 99_999),
+    # The invoices of Q2's cycles (2026-04 to 2026-06); one of Q3's (cycle 2026-07).
+    for line, cause, cycle, net in [
+        (kept[0], wateraid, "2026-04", 30_000),
+        (kept[1], trussell, "2026-05", 30_000),
+        (kept[2], None, "2026-06", 25_000),
+        (gone, wateraid, "2026-06", 15_000),
+        (kept[0], wateraid, "2026-07", 99_999),
     ]:
-        make_invoice(line, cycle, net_minor=net, vat_minor=net // 5)
+        make_invoice(line, cycle, net_minor=net, vat_minor=net // 5, cause=cause)
     costs.record_cost("2026-Q2", "wholesale", "GBP", 40_000, "EE wholesale, Q2", None)
     costs.record_cost("2026-Q2", "operating", "GBP", 19_997, "Office and staff", None)
     return {"wateraid": wateraid, "trussell": trussell}
@@ -118,10 +127,10 @@ class TestPostPledge:
 
         (outcome,) = pledge.post_pledge("2026-Q2", OPTIONS)
 
-        # Revenue 30,000 + 30,000 + 25,000 + 15,000 = 100,000 (the 2026-06 invoice is issued
-        # in Q3); profit 100,000 - 59,997 = 40,003; 25 % = 10,000.75 → 10,001. Subscribers
-        # 2 (foundation) : 1 : 1 → 5,000.5, 2,500.25, 2,500.25; the unit left goes to the
-        # largest remainder, the foundation's.
+        # Revenue 30,000 + 30,000 + 25,000 + 15,000 = 100,000 (the 2026-07 invoice is Q3's,
+        # though the 2026-06 ones are dated 1 July); profit 100,000 - 59,997 = 40,003;
+        # 25 % = 10,000.75 → 10,001. Subscribers 2 (foundation) : 1 : 1 → 5,000.5,
+        # 2,500.25, 2,500.25; the unit left goes to the largest remainder, the foundation's.
         saved = outcome.pledge
         assert outcome.created
         assert (saved.revenue_minor, saved.wholesale_minor, saved.operating_minor) == (
@@ -157,26 +166,22 @@ class TestPostPledge:
         assert Transfer.objects.count() == transfers
         assert Pledge.objects.count() == 1
 
-    def test_by_bill_shares_received_in_the_quarter(self, quarter_books: dict[str, Cause]) -> None:
+    def test_by_the_bill_shares_of_the_quarters_invoices(
+        self, quarter_books: dict[str, Cause]
+    ) -> None:
         wateraid, trussell = quarter_books["wateraid"], quarter_books["trussell"]
-        bill_share("s1", wateraid, 3_000, datetime(2026, 4, 1, tzinfo=UTC))
-        bill_share("s2", trussell, 1_000, datetime(2026, 6, 30, 23, 59, tzinfo=UTC))
-        outside = bill_share("s3", trussell, 9_000, Q2_END)  # Q3: not counted
-        with posted_at(datetime(2026, 5, 15, tzinfo=UTC)):
-            ledger.reverse("s1:reversal", Transfer.objects.get(idempotency_key="s1"))
-        bill_share("s4", wateraid, 1_000, datetime(2026, 5, 1, tzinfo=UTC))
+        # A share posted in Q2 by something else than the quarter's invoices is not counted.
+        bill_share("stray", trussell, 9_000, datetime(2026, 5, 3, tzinfo=UTC))
 
         (outcome,) = pledge.post_pledge(
             "2026-Q2", pledge.PledgeOptions(Decimal(25), "profit", "shares")
         )
 
-        # WaterAid 3,000 - 3,000 + 1,000 = 1,000; Trussell 1,000 → 10,001 split 1:1, the
-        # unit left to the smaller cause id.
+        # The invoices' 10 %: WaterAid 3,000 + 1,500, Trussell 3,000, the foundation 2,500
+        # (the 2026-07 invoice's 10,000 is Q3's). 10,001 over 4,500 : 3,000 : 2,500 →
+        # 4,500.45, 3,000.30, 2,500.25; the unit left goes to WaterAid's .45.
         parts = {a.cause_id: a.amount_minor for a in outcome.pledge.allocations.all()}
-        first, second = sorted([wateraid.pk, trussell.pk])
-        assert (parts[first], parts[second]) == (5_001, 5_000)
-        assert parts.get(None, 0) == 0
-        assert outside.created_at == Q2_END
+        assert parts == {wateraid.pk: 4_501, trussell.pk: 3_000, None: 2_500}
 
     def test_revenue_base_ignores_costs(self, quarter_books: dict[str, Cause]) -> None:
         (outcome,) = pledge.post_pledge(
@@ -209,12 +214,52 @@ class TestPostPledge:
         assert not Pledge.objects.exists()
 
     def test_a_bill_run_still_running_is_refused(self, quarter_books: dict[str, Cause]) -> None:
-        BillRun.objects.filter(cycle="2026-04").update(state=BillRun.State.RUNNING)
+        BillRun.objects.filter(cycle="2026-05").update(state=BillRun.State.RUNNING)
 
-        with pytest.raises(pledge.PledgeError, match="2026-04"):
+        with pytest.raises(pledge.PledgeError, match="not complete yet: 2026-05"):
             pledge.post_pledge("2026-Q2", OPTIONS)
 
         assert not Pledge.objects.exists()
+
+    def test_a_quarter_not_fully_billed_is_refused_then_counted_whole(
+        self, gb_stock: Market, demo_causes: dict[str, Cause]
+    ) -> None:
+        # The reviewer's case: only January is billed when Q1's pledge is asked for.
+        line = line_for(subscriber(1), gb_stock, None, START.replace(month=1))
+        make_invoice(line, "2026-01", net_minor=10_000, vat_minor=2_000)
+        options = pledge.PledgeOptions(Decimal(25), "revenue", "subscribers")
+        after = datetime(2026, 4, 1, 0, 5, tzinfo=UTC)
+
+        with pytest.raises(pledge.PledgeError, match="not complete yet: 2026-02, 2026-03"):
+            pledge.post_pledge("2026-Q1", options, now=after)
+
+        assert not Pledge.objects.exists()
+        assert not Transfer.objects.filter(code="pledge").exists()
+        # Costs stay open, and the pledge sees every cycle once they are all billed.
+        costs.record_cost("2026-Q1", "wholesale", "GBP", 1_000, "EE Q1", None)
+        make_invoice(line, "2026-02", net_minor=50_000, vat_minor=10_000)
+        make_invoice(line, "2026-03", net_minor=40_000, vat_minor=8_000)
+        (outcome,) = pledge.post_pledge("2026-Q1", options, now=after)
+        assert outcome.pledge.revenue_minor == 100_000
+        assert outcome.pledge.pledge_minor == 25_000
+
+    def test_a_run_that_missed_the_recorded_pledge_returns_it(
+        self, quarter_books: dict[str, Cause]
+    ) -> None:
+        """Two runs at once: the second gets the first one's pledge, never a raw error."""
+        (first,) = pledge.post_pledge("2026-Q2", OPTIONS)
+        transfers = Transfer.objects.count()
+        real = pledge.recorded_pledge
+        # The second run's "already recorded?" misses the first's row (as a run that read
+        # before the first committed would); its insert then meets the unique constraint.
+        missed = [None, real("2026-Q2", "GBP")]
+        with mock.patch.object(pledge, "recorded_pledge", side_effect=missed):
+            (second,) = pledge.post_pledge("2026-Q2", OPTIONS)
+
+        assert (second.created, second.pledge.pk) == (False, first.pledge.pk)
+        assert Pledge.objects.count() == 1
+        assert Transfer.objects.count() == transfers
+        assert ledger.verify().ok
 
     @pytest.mark.parametrize("share", ["0", "101", "abc", "25.001", "NaN"])
     def test_bad_options_are_refused(self, share: str) -> None:
@@ -256,6 +301,16 @@ class TestCommand:
             call_command("billing", "pledge", "--period", "2026-Q2", "--share", "0", "--quiet")
 
     def test_an_empty_quarter_says_so(self, db: None, capsys: pytest.CaptureFixture[str]) -> None:
+        close_cycles("2026-01", "2026-02", "2026-03")
+
         call_command("billing", "pledge", "--period", "2026-Q1", "--quiet")
 
         assert "no pledge to compute" in capsys.readouterr().out
+
+    def test_a_quarter_not_billed_is_a_clear_error(self, db: None) -> None:
+        close_cycles("2026-01")
+
+        with pytest.raises(CommandError, match="not complete yet: 2026-02, 2026-03"):
+            call_command("billing", "pledge", "--period", "2026-Q1", "--quiet")
+
+        assert not Pledge.objects.exists()

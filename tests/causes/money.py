@@ -12,12 +12,16 @@ from unittest import mock
 
 from kindwave.accounts import services as accounts
 from kindwave.accounts.models import User
+from kindwave.billing.models import CarrierCharge, Invoice
+from kindwave.billing.services import carrier
 from kindwave.causes.models import Cause
 from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Transfer
 from kindwave.lines import services as lines
 from kindwave.lines.models import Line, Market
+from tests.billing.factories import make_invoice
+from tests.lines.conftest import iccid
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -63,3 +67,36 @@ def donation(key: str, cause: Cause, amount: int, at: datetime, currency: str = 
     with posted_at(at):
         pending = ledger.reserve(f"{key}:reserve", debit, credit, amount, currency, "donation")
         return ledger.post_pending(f"{key}:confirm", pending)
+
+
+def more_stock(market: Market, count: int = 40) -> None:
+    """``count`` more numbers and SIMs in the GB pool, after the ten of ``gb_stock``."""
+    lines.add_number_block(market, "+447400100010", f"+4474001{10 + count - 1:05d}")
+    lines.add_sims(market, iccid(202_600_000_010), "234307000000010", count)
+
+
+def billed(
+    line: Line, cause: Cause | None, net: int, at: datetime, cycle: str = "2026-09"
+) -> Invoice:
+    """``line``'s invoice of ``cycle`` recorded at ``at`` with its share to ``cause`` posted
+    then, in the same instant, as the bill run writes both."""
+    invoice = make_invoice(line, cycle, net_minor=net, cause=cause)
+    Invoice.objects.filter(pk=invoice.pk).update(created_at=at)
+    bill_share(f"bill:{cycle}:line:{line.pk}", cause, invoice.cause_share_minor, at)
+    return invoice
+
+
+def gift(user: User, cause: Cause, amount: int, at: datetime, key: str) -> CarrierCharge:
+    """A donation charged to ``user``'s phone bill, reserved and confirmed at ``at``."""
+    with posted_at(at):
+        charge = carrier.reserve_charge(
+            user,
+            client_key=key,
+            amount_minor=amount,
+            currency="GBP",
+            kind="donation",
+            description="A gift",
+            cause=cause,
+            at=at,
+        )
+        return carrier.confirm_charge(user, charge.reference, at=at)

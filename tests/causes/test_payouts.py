@@ -140,6 +140,33 @@ def test_a_crash_between_two_payouts_then_a_rerun_pays_each_once(
     assert ledger.verify().ok
 
 
+def test_statements_lost_in_a_crash_are_written_by_a_later_run(
+    accrued: None, wateraid: Cause, settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.DATA_DIR = tmp_path
+    # The payout commits, then the process dies before writing its statement.
+    with (
+        mock.patch.object(payouts, "write_statement", side_effect=RuntimeError("killed")),
+        pytest.raises(RuntimeError),
+    ):
+        payouts.run_payouts(threshold=5_000, now=DAY)
+    (paid,) = Payout.objects.all()
+    batch_dir = tmp_path / "payouts" / "2026-11-02"
+    assert not batch_dir.exists()
+
+    # Any later day, with nothing to pay, the run writes the earlier batch's statements.
+    call_command("causes", "payouts", "--threshold", "5000", "--quiet")
+
+    out = capsys.readouterr().out
+    assert f"Statements written now for 1 earlier payouts: {paid.reference}" in out
+    assert "0 payouts made now" in out
+    csv_path = batch_dir / f"{paid.reference}.csv"
+    assert (batch_dir / f"{paid.reference}.pdf").read_bytes().startswith(b"%PDF-")
+    assert csv_path.read_text(encoding="utf-8").splitlines()[-1].endswith(",total,,6250,GBP")
+    # …once: the next run finds them there.
+    assert payouts.run_payouts(threshold=5_000, now=DAY.replace(day=10)).recovered == []
+
+
 def test_the_statement_sums_to_the_payout_by_month_and_source(
     accrued: None, wateraid: Cause, tmp_path: Path
 ) -> None:

@@ -103,3 +103,24 @@ def test_a_logo_uploaded_with_a_new_cause_is_kept(staff, tmp_path, settings) -> 
     cause = Cause.objects.get(slug="emmaus-france")
     assert cause.logo.name.startswith("causes/logos/")
     assert (tmp_path / cause.logo.name).exists()
+
+
+@pytest.mark.parametrize("slug", ["other", "foundation"])
+def test_the_feeds_own_recipient_names_are_no_cause_slugs(staff, slug: str) -> None:
+    client = Client()
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:causes_cause_add"),
+        {
+            "slug": slug,
+            "name": "Other",
+            "country": "GB",
+            "registration_number": "1234567",
+            "summary": "A name the public ledger uses.",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "names other recipients in the public ledger" in response.content.decode()
+    assert not Cause.objects.filter(slug=slug).exists()

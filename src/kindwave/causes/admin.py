@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -11,16 +11,45 @@ from kindwave.causes import services
 from kindwave.causes.models import Cause
 
 
+class CauseForm(forms.ModelForm[Cause]):
+    """The cause's fields, refusing the slugs the public ledger uses for itself."""
+
+    # A website typed without a scheme is taken as https:// (Django 6's default).
+    website = forms.URLField(
+        label=_("website"), max_length=200, required=False, assume_scheme="https"
+    )
+
+    class Meta:
+        model = Cause
+        fields = [
+            "slug",
+            "name",
+            "country",
+            "registration_number",
+            "summary",
+            "description",
+            "website",
+            "logo",
+        ]
+
+    def clean_slug(self) -> str:
+        slug = str(self.cleaned_data["slug"])
+        try:
+            services.check_slug(slug)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.message_dict["slug"]) from None
+        return slug
+
+
 @admin.register(Cause)
 class CauseAdmin(admin.ModelAdmin[Cause]):
+    form = CauseForm
     list_display = ["name", "country", "registration_number", "verified_at"]
     list_filter = ["country", ("verified_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "registration_number", "slug"]
     readonly_fields = ["organisation", "verified_at", "verified_by", "created_at"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["verify", "withdraw"]
-    # A website typed without a scheme is taken as https:// (Django 6's default).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.action(description=_("Verify the selected causes"))
     def verify(self, request: HttpRequest, queryset: QuerySet[Cause]) -> None:

@@ -24,7 +24,7 @@ from typing import cast
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kindwave.causes.models import Cause, Payout, PayoutBatch
@@ -56,6 +56,9 @@ class PayoutSummary:
     unverified: list[Waiting] = field(default_factory=list)
     below_threshold: int = 0
     files: list[Path] = field(default_factory=list)
+    # Payouts of earlier batches whose statements were missing (a crash after the payout
+    # committed and before its files were written): written by this run.
+    recovered: list[Payout] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,9 @@ def run_payouts(
     and write each payout's remittance statement to ``out_dir`` (default
     ``<data dir>/payouts/<batch>/``). Idempotent per UTC day: a cause already paid in
     today's batch is not paid again; each payout is atomic with its ledger transfer.
-    Unverified causes are not paid (their money waits and is listed). Staff only."""
+    Unverified causes are not paid (their money waits and is listed). Statements missing
+    for payouts of earlier batches (a crash after the payout committed) are written too
+    (``recovered``). Staff only."""
     if threshold is None:
         threshold = cast(int, settings.BILLING["PAYOUT_THRESHOLD_MINOR"])
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
@@ -139,10 +144,40 @@ def run_payouts(
                 summary.paid.append(payout)
         if progress is not None:
             progress(number, len(candidates))
-    directory = out_dir or Path(settings.DATA_DIR) / "payouts" / batch.key
     for payout in [*summary.already, *summary.paid]:
-        summary.files += write_statement(payout, directory)
+        summary.files += write_statement(payout, statement_dir(batch, out_dir))
+    for payout in missing_statements(batch, currency, out_dir):
+        summary.files += write_statement(payout, statement_dir(payout.batch, out_dir))
+        summary.recovered.append(payout)
     return summary
+
+
+def statement_dir(batch: PayoutBatch, out_dir: Path | None = None) -> Path:
+    """Where a batch's remittance statements go: ``out_dir`` when given, else
+    ``<data dir>/payouts/<batch key>/``."""
+    return out_dir or Path(settings.DATA_DIR) / "payouts" / batch.key
+
+
+def statement_paths(payout: Payout, directory: Path) -> tuple[Path, Path]:
+    return directory / f"{payout.reference}.csv", directory / f"{payout.reference}.pdf"
+
+
+def missing_statements(
+    current: PayoutBatch, currency: str | None = None, out_dir: Path | None = None
+) -> list[Payout]:
+    """Payouts of batches other than ``current`` (in ``currency``, or any) one of whose two
+    statement files is missing where this run writes them: a crash between a payout's
+    commit and its files leaves such a payout, and any later run finds it here."""
+    earlier = Payout.objects.exclude(batch=current).select_related("batch", "cause").order_by("pk")
+    if currency:
+        earlier = earlier.filter(currency=currency)
+    return [
+        payout
+        for payout in earlier
+        if not all(
+            path.exists() for path in statement_paths(payout, statement_dir(payout.batch, out_dir))
+        )
+    ]
 
 
 def pay_cause(
@@ -202,8 +237,7 @@ def write_statement(payout: Payout, directory: Path) -> list[Path]:
     atomically, so a re-run rewrites the same statements). Returns the two paths."""
     lines = statement_lines(payout)
     directory.mkdir(parents=True, exist_ok=True)
-    csv_path = directory / f"{payout.reference}.csv"
-    pdf_path = directory / f"{payout.reference}.pdf"
+    csv_path, pdf_path = statement_paths(payout, directory)
     _atomic_write(csv_path, _csv_bytes(payout, lines))
     _atomic_write(pdf_path, _pdf_bytes(payout, lines))
     return [csv_path, pdf_path]
@@ -242,25 +276,34 @@ def _csv_bytes(payout: Payout, lines: Iterable[StatementLine]) -> bytes:
         return buffer.read().encode("utf-8")
 
 
+def statement_language(cause: Cause) -> str:
+    """The language a cause reads its statement in: French for a French charity, English
+    otherwise (the languages Kindwave speaks)."""
+    return "fr" if cause.country == Cause.Country.FR else "en"
+
+
 def _pdf_bytes(payout: Payout, lines: list[StatementLine]) -> bytes:
     from weasyprint import HTML  # heavy import: only when a statement is written
 
-    html = render_to_string(
-        "causes/remittance.html",
-        {
-            "payout": payout,
-            "lines": [
-                {
-                    "month": line.month,
-                    "source": str(SOURCE_LABELS.get(line.source, line.source)),
-                    "transfers": line.transfers,
-                    "amount": major(line.amount),
-                }
-                for line in lines
-            ],
-            "total": major(payout.amount_minor),
-        },
-    )
+    language = statement_language(payout.cause)
+    with translation.override(language):
+        html = render_to_string(
+            "causes/remittance.html",
+            {
+                "payout": payout,
+                "language": language,
+                "lines": [
+                    {
+                        "month": line.month,
+                        "source": str(SOURCE_LABELS.get(line.source, line.source)),
+                        "transfers": line.transfers,
+                        "amount": major(line.amount, payout.currency),
+                    }
+                    for line in lines
+                ],
+                "total": major(payout.amount_minor, payout.currency),
+            },
+        )
     return bytes(HTML(string=html).write_pdf())
 
 

@@ -8,12 +8,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kindwave.accounts.models import Organisation, User
 from kindwave.causes.models import Cause
+from kindwave.causes.transparency import FOUNDATION, OTHER
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,14 @@ def withdraw_verification(cause: Cause) -> None:
     cause.save(update_fields=["verified_at", "verified_by"])
 
 
+def check_slug(slug: str) -> None:
+    """Refuse the slugs the public ledger feed uses for its own recipients."""
+    if slug in (FOUNDATION, OTHER):
+        raise ValidationError(
+            {"slug": _("%(slug)r names other recipients in the public ledger.") % {"slug": slug}}
+        )
+
+
 @transaction.atomic
 def register_cause(
     *,
@@ -51,7 +62,9 @@ def register_cause(
     logo: File | None = None,
     verified: bool = False,
 ) -> tuple[Cause, bool]:
-    """Create a cause and its organisation; idempotent by slug. Returns (cause, created)."""
+    """Create a cause and its organisation; idempotent by slug. Returns (cause, created).
+    Refuses (``ValidationError``) a slug the public ledger reserves."""
+    check_slug(slug)
     existing = Cause.objects.filter(slug=slug).first()
     if existing is not None:
         return existing, False

@@ -4,39 +4,68 @@ Everything here is derived from one list, the feed: one row per (month, recipien
 source, currency) with the net amount the ledger's posted transfers of that source moved
 into the recipient's account that month (UTC), how many transfers did it and, as a count
 only, how many subscribers gave. The pages' totals are sums over those rows, so anyone
-holding the feed recomputes every number on them, and a recipient's rows add up to its
-ledger balance. No names, numbers or ids of people ever appear.
+holding the feed recomputes every number on them. No names, numbers or ids of people ever
+appear.
+
+**The minimum-count rule.** Money that comes from subscribers (bill shares, donations) is
+published for a recipient only when at least :data:`MIN_PUBLISHED_COUNT` distinct
+subscribers stand behind it that month. Smaller amounts are pooled into one row per
+month, source and currency whose recipient is :data:`OTHER`; a pool still too small takes
+in the month's smallest published recipient, and a month too small as a whole is carried
+into the next month's pool (held back while none has enough). The pledge and payouts are
+the operator's and the causes' own money and are published exactly.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, Sum
+from babel.numbers import format_decimal
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from kindwave.causes.models import Cause
 from kindwave.ledger import chart, selectors
+from kindwave.lib.money import minor_to_major
 
 FOUNDATION = "foundation"
+#: The recipient of the pooled rows: several recipients together, none shown apart.
+OTHER = "other"
 #: What reaches a recipient, in the order the pages show it; payouts leave it.
 INCOMING = ("bill-share", "pledge", "donation")
 PAYOUT = "payout"
+#: Sources whose money comes from identifiable subscribers: published for a recipient only
+#: with at least MIN_PUBLISHED_COUNT of them behind it (any other source is the operator's
+#: or the cause's own money, published exactly).
+FROM_SUBSCRIBERS = ("bill-share", "donation")
 SOURCE_LABELS = {
     "bill-share": _("Bill shares"),
     "pledge": _("Profit pledge"),
     "donation": _("Donations"),
     "payout": _("Paid out"),
 }
-#: Subscriber counts below this are published as null (too few to show).
+#: The fewest distinct subscribers behind any published amount from subscribers (and any
+#: published count).
 MIN_PUBLISHED_COUNT = 5
+#: Why a recipient's amount of a month is not published apart.
+FEWER = "fewer-subscribers"  # fewer than MIN_PUBLISHED_COUNT subscribers behind it
+MERGED = "merged"  # enough, but pooled so that a smaller amount beside it is not shown
 #: The colours of the chart's sources (contrast ≥ 3:1 on white, told apart by order too).
 COLOURS = {"bill-share": "#1f6f8b", "pledge": "#b5651d", "donation": "#5b8c2a"}
 OTHER_COLOUR = "#6b6f76"
+#: The cache key of the computed feed; the ledger's state completes it.
+FEED_CACHE_KEY = "kindwave:transparency:feed:v2:{version}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,7 @@ class FeedRow:
     """One row of the public ledger feed."""
 
     month: str  # YYYY-MM, UTC
-    recipient: str  # a cause's slug or "foundation"
+    recipient: str  # a cause's slug, "foundation" or "other"
     source: str  # the ledger transfer code: bill-share, pledge, donation, payout…
     currency: str
     amount_minor: int  # net into the recipient: negative for payouts and reversals
@@ -52,15 +81,7 @@ class FeedRow:
     subscribers: int | None  # distinct subscribers, or None (not applicable or < minimum)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "month": self.month,
-            "recipient": self.recipient,
-            "source": self.source,
-            "currency": self.currency,
-            "amount_minor": self.amount_minor,
-            "transfers": self.transfers,
-            "subscribers": self.subscribers,
-        }
+        return {column: getattr(self, column) for column in FEED_COLUMNS}
 
 
 FEED_COLUMNS = (
@@ -74,10 +95,197 @@ FEED_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A recipient's money of one month, source and currency that has no row of its own:
+    it is in the ``other`` row of ``published_in`` (a month), or held back (None)."""
+
+    month: str
+    recipient: str
+    source: str
+    currency: str
+    reason: str  # FEWER or MERGED
+    published_in: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "month": self.month,
+            "recipient": self.recipient,
+            "source": self.source,
+            "currency": self.currency,
+            "reason": self.reason,
+            "published_in": self.published_in,
+        }
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The public feed: its rows, and which recipients' amounts are pooled or held back."""
+
+    rows: list[FeedRow]
+    withheld: list[Withheld]
+    generated_at: datetime
+
+    @property
+    def held_back(self) -> list[Withheld]:
+        return [w for w in self.withheld if w.published_in is None]
+
+
+# --- Counting subscribers ------------------------------------------------------------------
+
+#: (month, cause id or None, source, currency) → distinct subscribers.
+Counts = dict[tuple[str, int | None, str, str], int]
+
+
 def _month(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"{value.astimezone(UTC):%Y-%m}"
     if isinstance(value, date):
         return f"{value:%Y-%m}"
     raise TypeError(value)
+
+
+def _month_bounds(month: str) -> tuple[datetime, datetime]:
+    year, number = (int(part) for part in month.split("-"))
+    start = datetime(year, number, 1, tzinfo=UTC)
+    return start, datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+
+
+def _givers(source: str) -> tuple[QuerySet[Any], str]:
+    """Who gave money of ``source`` (a FROM_SUBSCRIBERS code) — rows with ``owner``,
+    ``cause_id`` and ``currency`` — and the field whose UTC month is the month it reached
+    the recipient's account.
+
+    * bill shares: the invoices with a share, by the month they were recorded (the bill run
+      writes an invoice and its share's transfer in one transaction);
+    * donations: the confirmed carrier-billing donations, by the month they were confirmed.
+    """
+    from kindwave.billing.models import CarrierCharge, Invoice
+
+    if source == "bill-share":
+        return Invoice.objects.filter(cause_share_minor__gt=0), "created_at"
+    return (
+        CarrierCharge.objects.filter(
+            kind=CarrierCharge.Kind.DONATION, state=CarrierCharge.State.CONFIRMED
+        ),
+        "settled_at",
+    )
+
+
+def _subscriber_counts() -> Counts:
+    """Distinct subscribers per (month, cause id or None, source, currency): see
+    :func:`_givers` for bill shares and donations; for the pledge, the subscribers its
+    allocations counted, by the month it was computed."""
+    from kindwave.billing.models import PledgeAllocation
+
+    counts: Counts = {}
+    for source in FROM_SUBSCRIBERS:
+        givers, when = _givers(source)
+        rows = (
+            givers.annotate(month=TruncMonth(when, tzinfo=UTC))
+            .values("month", "cause_id", "currency")
+            .annotate(count=Count("owner", distinct=True))
+            .order_by()
+        )
+        for row in rows:
+            counts[(_month(row["month"]), row["cause_id"], source, row["currency"])] = row["count"]
+    pledged = (
+        PledgeAllocation.objects.annotate(month=TruncMonth("pledge__computed_at", tzinfo=UTC))
+        .values("month", "cause_id", "pledge__currency")
+        .annotate(count=Sum("subscribers"))
+        .order_by()
+    )
+    for row in pledged:
+        key = (_month(row["month"]), row["cause_id"], "pledge", row["pledge__currency"])
+        counts[key] = counts.get(key, 0) + (row["count"] or 0)
+    return counts
+
+
+@dataclass
+class Part:
+    """One recipient's money of one month from one source, before it is published."""
+
+    month: str
+    cause_id: int | None
+    recipient: str
+    amount: int
+    transfers: int
+    subscribers: int
+
+
+def _distinct_subscribers(source: str, currency: str, parts: list[Part]) -> int:
+    """How many distinct subscribers stand behind ``parts`` together. Exact when it may
+    reach the minimum; a sum below the minimum is returned as it is (an upper bound)."""
+    upper = sum(part.subscribers for part in parts)
+    if upper < MIN_PUBLISHED_COUNT or len(parts) == 1:
+        return upper
+    givers, when = _givers(source)
+    which = Q()
+    for part in parts:
+        start, end = _month_bounds(part.month)
+        recipient = Q(cause__isnull=True) if part.cause_id is None else Q(cause_id=part.cause_id)
+        which |= Q(**{f"{when}__gte": start, f"{when}__lt": end}) & recipient
+    return givers.filter(which, currency=currency).values("owner").distinct().count()
+
+
+def pool_parts(
+    source: str,
+    currency: str,
+    parts: Iterable[Part],
+    distinct: Callable[[list[Part]], int],
+) -> tuple[list[FeedRow], list[Withheld]]:
+    """Publish one source's money from subscribers in one currency, month by month, under
+    the minimum-count rule (module docstring; docs/transparency.md). ``distinct(parts)``
+    counts the distinct subscribers behind several parts together (exactly, at least when
+    the count may reach the minimum). Every amount ends in exactly one published row or
+    in a held-back entry."""
+    by_month: dict[str, list[Part]] = defaultdict(list)
+    for part in parts:
+        by_month[part.month].append(part)
+    rows: list[FeedRow] = []
+    withheld: list[Withheld] = []
+    carried: list[Part] = []
+    for month in sorted(by_month):
+        apart = [p for p in by_month[month] if p.subscribers >= MIN_PUBLISHED_COUNT]
+        pooled = carried + [p for p in by_month[month] if p.subscribers < MIN_PUBLISHED_COUNT]
+        merged: list[Part] = []
+        if pooled:
+            count = distinct(pooled)
+            if count < MIN_PUBLISHED_COUNT and apart:
+                # Not enough together: the month's smallest recipient shown apart joins them.
+                merged = [min(apart, key=lambda p: (p.subscribers, p.amount, p.recipient))]
+                apart.remove(merged[0])
+                count = distinct(pooled + merged)
+            if count >= MIN_PUBLISHED_COUNT:
+                together = pooled + merged
+                rows.append(
+                    FeedRow(
+                        month,
+                        OTHER,
+                        source,
+                        currency,
+                        sum(p.amount for p in together),
+                        sum(p.transfers for p in together),
+                        count,
+                    )
+                )
+                withheld += [
+                    Withheld(p.month, p.recipient, source, currency, reason, month)
+                    for group, reason in ((pooled, FEWER), (merged, MERGED))
+                    for p in group
+                ]
+                carried = []
+            else:  # the whole month is too small: it waits for the next month's pool
+                carried = pooled
+        rows += [
+            FeedRow(month, p.recipient, source, currency, p.amount, p.transfers, p.subscribers)
+            for p in apart
+        ]
+    withheld += [Withheld(p.month, p.recipient, source, currency, FEWER, None) for p in carried]
+    return rows, withheld
+
+
+# --- The feed ------------------------------------------------------------------------------
 
 
 def _recipient_names(codes: Iterable[str]) -> dict[str, str]:
@@ -93,70 +301,64 @@ def _recipient_names(codes: Iterable[str]) -> dict[str, str]:
     }
 
 
-def _subscriber_counts() -> dict[tuple[str, int | None, str, str], int]:
-    """Distinct subscribers per (month, cause id or None, source, currency): owners of the
-    invoices dated that month that gave a bill share; owners of the carrier-billing
-    donations confirmed that month; the subscribers a pledge posted that month counted."""
-    from kindwave.billing.models import CarrierCharge, Invoice, PledgeAllocation
-
-    counts: dict[tuple[str, int | None, str, str], int] = {}
-    shares = (
-        Invoice.objects.filter(cause_share_minor__gt=0)
-        .annotate(month=TruncMonth("issued_on"))
-        .values("month", "cause_id", "currency")
-        .annotate(count=Count("owner", distinct=True))
-        .order_by()
-    )
-    for row in shares:
-        counts[(_month(row["month"]), row["cause_id"], "bill-share", row["currency"])] = row[
-            "count"
-        ]
-    donations = (
-        CarrierCharge.objects.filter(
-            kind=CarrierCharge.Kind.DONATION, state=CarrierCharge.State.CONFIRMED
-        )
-        .annotate(month=TruncMonth("settled_at", tzinfo=UTC))
-        .values("month", "cause_id", "currency")
-        .annotate(count=Count("owner", distinct=True))
-        .order_by()
-    )
-    for row in donations:
-        month = row["month"].date()
-        counts[(_month(month), row["cause_id"], "donation", row["currency"])] = row["count"]
-    pledged = (
-        PledgeAllocation.objects.annotate(month=TruncMonth("pledge__computed_at", tzinfo=UTC))
-        .values("month", "cause_id", "pledge__currency")
-        .annotate(count=Sum("subscribers"))
-        .order_by()
-    )
-    for row in pledged:
-        month = row["month"].date()
-        key = (_month(month), row["cause_id"], "pledge", row["pledge__currency"])
-        counts[key] = counts.get(key, 0) + (row["count"] or 0)
-    return counts
-
-
-def ledger_feed() -> list[FeedRow]:
-    """Every row of the public ledger feed, by month, recipient, source and currency."""
+def build_feed() -> Feed:
+    """Compute the public feed from the ledger (uncached; see :func:`public_feed`)."""
     flows = selectors.monthly_flows()
     names = _recipient_names({flow.account_code for flow in flows})
     counts = _subscriber_counts()
-    rows = []
+    rows: list[FeedRow] = []
+    withheld: list[Withheld] = []
+    from_subscribers: dict[tuple[str, str], list[Part]] = defaultdict(list)
     for flow in flows:
+        month = f"{flow.month:%Y-%m}"
         cause_id = chart.cause_id_of(flow.account_code)
-        count = counts.get((f"{flow.month:%Y-%m}", cause_id, flow.code, flow.currency))
+        count = counts.get((month, cause_id, flow.code, flow.currency), 0)
+        if flow.code in FROM_SUBSCRIBERS:
+            from_subscribers[(flow.code, flow.currency)].append(
+                Part(month, cause_id, names[flow.account_code], flow.amount, flow.transfers, count)
+            )
+            continue
         rows.append(
             FeedRow(
-                month=f"{flow.month:%Y-%m}",
+                month=month,
                 recipient=names[flow.account_code],
                 source=flow.code,
                 currency=flow.currency,
                 amount_minor=flow.amount,
                 transfers=flow.transfers,
-                subscribers=count if count is not None and count >= MIN_PUBLISHED_COUNT else None,
+                subscribers=count if count >= MIN_PUBLISHED_COUNT else None,
             )
         )
-    return sorted(rows, key=lambda r: (r.month, r.recipient, r.source, r.currency))
+    for (source, currency), parts in sorted(from_subscribers.items()):
+        published, pooled = pool_parts(
+            source,
+            currency,
+            parts,
+            functools.partial(_distinct_subscribers, source, currency),
+        )
+        rows += published
+        withheld += pooled
+    return Feed(
+        rows=sorted(rows, key=lambda r: (r.month, r.recipient, r.source, r.currency)),
+        withheld=sorted(withheld, key=lambda w: (w.month, w.recipient, w.source, w.currency)),
+        generated_at=timezone.now(),
+    )
+
+
+def public_feed() -> Feed:
+    """The public feed, computed once per state of the ledger and kept in Django's cache
+    (every movement of money adds a transfer, which changes the key)."""
+    key = FEED_CACHE_KEY.format(version=selectors.ledger_version())
+    feed = cache.get(key)
+    if not isinstance(feed, Feed):
+        feed = build_feed()
+        cache.set(key, feed, timeout=None)
+    return feed
+
+
+def ledger_feed() -> list[FeedRow]:
+    """Every published row of the public ledger feed."""
+    return public_feed().rows
 
 
 # --- Totals for the pages ------------------------------------------------------------------
@@ -167,6 +369,8 @@ class MonthTotals:
     month: str
     incoming: dict[str, int]  # by source (INCOMING, then any other code)
     paid_out: int
+    # Sources whose amount for the page's recipient is withheld this month, and why.
+    withheld: dict[str, str] = field(default_factory=dict)
 
     @property
     def received(self) -> int:
@@ -174,30 +378,45 @@ class MonthTotals:
 
     @property
     def cells(self) -> list[str]:
-        """The amounts by source, formatted, in the report's source order."""
-        return [major(amount) for amount in self.incoming.values()]
+        """The amounts by source, formatted, in the report's source order; a withheld
+        amount says why instead."""
+        return [
+            str(WITHHELD_LABELS[self.withheld[source]]) % {"minimum": MIN_PUBLISHED_COUNT}
+            if source in self.withheld and not amount
+            else major(amount)
+            for source, amount in self.incoming.items()
+        ]
 
     @property
     def shown(self) -> dict[str, str]:
         return {"received": major(self.received), "paid_out": major(self.paid_out)}
 
 
+WITHHELD_LABELS = {
+    FEWER: _("fewer than %(minimum)s supporters this month"),
+    MERGED: _("counted with other causes this month"),
+}
+
+
 class Balance:
-    """What was received and paid out, hence what is owed (minor units and shown)."""
+    """What was received and paid out, hence what is owed (minor units and shown). When
+    some of the money received is withheld (counted with other causes, or held back),
+    what is owed cannot be told from the published figures and is not shown."""
 
     received: int
     paid_out: int
+    withheld: bool
 
     @property
     def owed(self) -> int:
         return self.received - self.paid_out
 
     @property
-    def shown(self) -> dict[str, str]:
+    def shown(self) -> dict[str, str | None]:
         return {
             "received": major(self.received),
             "paid_out": major(self.paid_out),
-            "owed": major(self.owed),
+            "owed": None if self.withheld else major(self.owed),
         }
 
 
@@ -207,6 +426,7 @@ class RecipientTotals(Balance):
     name: str
     received: int
     paid_out: int
+    withheld: bool = False
 
 
 @dataclass
@@ -244,6 +464,9 @@ class CurrencyReport(Balance):
     paid_out: int
     recipients: list[RecipientTotals] = field(default_factory=list)
     chart: Chart | None = None
+    # Some money of this currency is not in the figures: the recipient's own (on a cause's
+    # page) is counted with other causes, or (on the operator's page) some is held back.
+    withheld: bool = False
 
     @property
     def source_labels(self) -> list[tuple[str, str]]:
@@ -258,26 +481,42 @@ class CurrencyReport(Balance):
         ]
 
 
-def reports(rows: Iterable[FeedRow], recipient: str | None = None) -> list[CurrencyReport]:
+def recipient_label(recipient: str, names: dict[str, str]) -> str:
+    if recipient == FOUNDATION:
+        return str(_("Kindwave foundation"))
+    if recipient == OTHER:
+        return str(_("Other causes together"))
+    return names.get(recipient, recipient)
+
+
+def _month_totals(months: dict[str, MonthTotals], key: str, sources: list[str]) -> MonthTotals:
+    return months.setdefault(key, MonthTotals(key, dict.fromkeys(sources, 0), 0))
+
+
+def reports(feed: Feed, recipient: str | None = None) -> list[CurrencyReport]:
     """Per currency, the totals by month and source of ``recipient`` (a slug or
-    "foundation"), or of every recipient when None — sums over the feed's rows only."""
-    chosen = [r for r in rows if recipient is None or r.recipient == recipient]
+    "foundation"), or of every recipient when None — sums over the feed's rows only. On a
+    recipient's report, months where its money is withheld say so instead of an amount."""
+    chosen = [r for r in feed.rows if recipient is None or r.recipient == recipient]
+    if recipient is None:
+        hidden = feed.held_back
+    else:
+        hidden = [w for w in feed.withheld if w.recipient == recipient]
     names = dict(Cause.objects.values_list("slug", "name"))
-    names[FOUNDATION] = str(_("Kindwave foundation"))
     found = []
-    for currency in sorted({r.currency for r in chosen}):
+    for currency in sorted({r.currency for r in chosen} | {w.currency for w in hidden}):
         mine = [r for r in chosen if r.currency == currency]
+        mine_hidden = [w for w in hidden if w.currency == currency]
         extra = sorted({r.source for r in mine} - {*INCOMING, PAYOUT})
         sources = [*INCOMING, *extra]
         months: dict[str, MonthTotals] = {}
         people: dict[str, RecipientTotals] = {}
+
         for row in mine:
-            month = months.setdefault(
-                row.month, MonthTotals(row.month, dict.fromkeys(sources, 0), 0)
-            )
+            month = _month_totals(months, row.month, sources)
             who = people.setdefault(
                 row.recipient,
-                RecipientTotals(row.recipient, names.get(row.recipient, row.recipient), 0, 0),
+                RecipientTotals(row.recipient, recipient_label(row.recipient, names), 0, 0),
             )
             if row.source == PAYOUT:
                 month.paid_out -= row.amount_minor
@@ -285,6 +524,14 @@ def reports(rows: Iterable[FeedRow], recipient: str | None = None) -> list[Curre
             else:
                 month.incoming[row.source] += row.amount_minor
                 who.received += row.amount_minor
+        if recipient is not None:
+            for w in mine_hidden:
+                _month_totals(months, w.month, sources).withheld[w.source] = w.reason
+        for w in feed.withheld:
+            if w.currency == currency and w.recipient in people:
+                people[w.recipient].withheld = True
+        if OTHER in people:
+            people[OTHER].withheld = True  # its money belongs to several, some paid out
         ordered = [months[key] for key in sorted(months)]
         by_source = {s: sum(m.incoming[s] for m in ordered) for s in sources}
         report = CurrencyReport(
@@ -295,6 +542,7 @@ def reports(rows: Iterable[FeedRow], recipient: str | None = None) -> list[Curre
             received=sum(by_source.values()),
             paid_out=sum(m.paid_out for m in ordered),
             recipients=sorted(people.values(), key=lambda p: (-p.received, p.recipient)),
+            withheld=bool(mine_hidden),
         )
         report.chart = build_chart(report)
         found.append(report)
@@ -352,8 +600,23 @@ def build_chart(report: CurrencyReport) -> Chart:
     return chart_
 
 
-def major(amount: int) -> str:
-    """Minor units as major units with two decimals, e.g. ``1,234.50`` (every currency
-    Kindwave bills in has two minor digits)."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{abs(amount) // 100:,}.{abs(amount) % 100:02d}"
+def number_locale(language: str | None = None) -> str:
+    """The Babel locale whose number format a reader of ``language`` (default: the active
+    language) expects: French ``1 234,50``, English ``1,234.50``."""
+    language = language or get_language() or "en"
+    return "fr_FR" if language.startswith("fr") else "en_GB"
+
+
+def major(amount: int, currency: str = "GBP", language: str | None = None) -> str:
+    """Minor units as major units for a reader of ``language`` (default: the active one),
+    without the currency: ``1,234.50`` in English, ``1 234,50`` in French. Every currency
+    Kindwave bills in has two minor digits. Files for machines (CSV, JSON) carry minor
+    units instead."""
+    return format_decimal(
+        minor_to_major(amount, currency), format="#,##0.00", locale=number_locale(language)
+    )
+
+
+def percent(value: Decimal, language: str | None = None) -> str:
+    """A percentage with two decimals in the reader's format (``25.00``, ``25,00``)."""
+    return format_decimal(value, format="0.00", locale=number_locale(language))

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import cache_control
@@ -27,25 +27,44 @@ from kindwave.ledger import services as ledger
 
 #: Anonymous requests a client (by IP address) may make to the feed per window.
 FEED_RATE_LIMIT, FEED_RATE_WINDOW = 60, 60
+#: …and to the public money pages (a cause's page, /transparency/), a budget of their own.
+PAGE_RATE_LIMIT, PAGE_RATE_WINDOW = 120, 60
 #: How long the public may cache the feed and browsers a page (seconds).
 FEED_MAX_AGE, PAGE_MAX_AGE = 300, 60
 
 View = Callable[..., HttpResponse]
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address of the client a request comes from. ``REMOTE_ADDR``, unless
+    ``settings.TRUSTED_PROXY_HOPS`` (``KINDWAVE_TRUSTED_PROXY_HOPS``) says that many
+    reverse proxies of ours stand in front: then the address the outermost of them saw,
+    i.e. the n-th entry from the right of ``X-Forwarded-For`` (each proxy appends the
+    address it received from; entries further left are whatever the client sent, and are
+    ignored). A header with fewer entries than hops did not come through our proxies:
+    ``REMOTE_ADDR`` then."""
+    hops = int(getattr(settings, "TRUSTED_PROXY_HOPS", 0))
+    if hops > 0:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        if len(forwarded) >= hops and forwarded[-hops]:
+            return forwarded[-hops]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
 def rate_limited(scope: str, limit: int, window: int) -> Callable[[View], View]:
-    """Refuse more than ``limit`` requests per ``window`` seconds from one IP address to the
-    views sharing ``scope``, with
-    429 and ``Retry-After``, counted in Django's cache (per process unless ``CACHES`` says
-    otherwise, as the JSON API's throttle). The address is only hashed into a cache key,
-    never logged."""
+    """Refuse more than ``limit`` requests per ``window`` seconds from one client
+    (:func:`client_address`) to the views sharing ``scope``, with 429 and ``Retry-After``,
+    counted in Django's cache (per process unless ``CACHES`` says otherwise, as the JSON
+    API's throttle). The address is only part of a cache key, never logged."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             now = int(time.time())
             slot = now // window
-            key = f"kindwave:rate:{scope}:{request.META.get('REMOTE_ADDR', '')}:{slot}"
+            key = f"kindwave:rate:{scope}:{client_address(request)}:{slot}"
             cache.add(key, 0, timeout=window + 1)
             try:
                 count = cache.incr(key)
@@ -83,6 +102,7 @@ def cause_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("money-pages", PAGE_RATE_LIMIT, PAGE_RATE_WINDOW)
 @cache_control(private=True, max_age=PAGE_MAX_AGE)
 def cause_detail(request: HttpRequest, slug: str) -> HttpResponse:
     cause = selectors.get_public_cause(slug)
@@ -91,9 +111,15 @@ def cause_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "causes/detail.html",
         {
             "cause": cause,
-            "reports": transparency.reports(transparency.ledger_feed(), cause.slug),
+            "reports": transparency.reports(transparency.public_feed(), cause.slug),
+            "minimum": transparency.MIN_PUBLISHED_COUNT,
             "payouts": [
-                (p.created_at, p.reference, transparency.major(p.amount_minor), p.currency)
+                (
+                    p.created_at,
+                    p.reference,
+                    transparency.major(p.amount_minor, p.currency),
+                    p.currency,
+                )
                 for p in Payout.objects.filter(cause=cause).order_by("-created_at")[:12]
             ],
         },
@@ -108,27 +134,29 @@ PLEDGE_BASES = {
 
 
 @require_safe
+@rate_limited("money-pages", PAGE_RATE_LIMIT, PAGE_RATE_WINDOW)
 @cache_control(private=True, max_age=PAGE_MAX_AGE)
 def transparency_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "causes/transparency.html",
         {
-            "reports": transparency.reports(transparency.ledger_feed()),
+            "reports": transparency.reports(transparency.public_feed()),
+            "minimum": transparency.MIN_PUBLISHED_COUNT,
             "pledges": [
                 (
                     p.period,
                     p.currency,
                     PLEDGE_BASES.get(p.base, p.base),
-                    f"{p.share * 100:.2f}",
-                    *map(
-                        transparency.major,
-                        (
+                    transparency.percent(p.share * 100),
+                    *(
+                        transparency.major(amount, p.currency)
+                        for amount in (
                             p.revenue_minor,
                             p.wholesale_minor + p.operating_minor,
                             p.base_minor,
                             p.pledge_minor,
-                        ),
+                        )
                     ),
                 )
                 for p in Pledge.objects.order_by("-period", "currency")
@@ -138,20 +166,31 @@ def transparency_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+FEED_ABOUT = (
+    "Kindwave's public ledger: one row per month (UTC), recipient (a cause's slug, "
+    "'foundation', or 'other' for several recipients together), source (the ledger transfer "
+    "code) and currency. amount_minor is the net amount, in minor units, that posted "
+    "transfers of that source moved into the recipient's account (or accounts) that month: "
+    "payouts and reversals are negative. Money from subscribers (bill-share, donation) has "
+    "a row of its own for a recipient only when at least {minimum} distinct subscribers "
+    "gave it that month; smaller amounts are pooled in the month's 'other' row of that "
+    "source and currency (with the month's smallest recipient when the pool alone is too "
+    "small), and a month too small as a whole is carried into the next month's pool. "
+    "'withheld' lists which recipients' amounts are pooled (published_in: the month of the "
+    "'other' row) or still held back (published_in: null), never the amounts. The pledge "
+    "and payouts are exact. subscribers counts distinct subscribers, null when not "
+    "applicable or fewer than {minimum}. Sum the rows of a source to get the totals on "
+    "/transparency/. See docs/transparency.md."
+)
+
+
 def _feed_document() -> dict[str, Any]:
     verification = ledger.latest_verification()
+    feed = transparency.public_feed()
     return {
-        "generated_at": timezone.now().isoformat(timespec="seconds"),
-        "about": (
-            "Kindwave's public ledger: one row per month (UTC), recipient (a cause's slug or "
-            "'foundation'), source (the ledger transfer code) and currency. amount_minor is "
-            "the net amount, in minor units, that posted transfers of that source moved into "
-            "the recipient's account that month: payouts and reversals are negative. Sum a "
-            "recipient's rows to get what it is owed now; sum the rows of a source to get the "
-            "totals on /transparency/. subscribers counts distinct subscribers, null when not "
-            f"applicable or fewer than {transparency.MIN_PUBLISHED_COUNT}. See "
-            "docs/transparency.md."
-        ),
+        "generated_at": feed.generated_at.isoformat(timespec="seconds"),
+        "about": FEED_ABOUT.format(minimum=transparency.MIN_PUBLISHED_COUNT),
+        "minimum_subscribers": transparency.MIN_PUBLISHED_COUNT,
         "columns": list(transparency.FEED_COLUMNS),
         "verification": None
         if verification is None
@@ -161,7 +200,8 @@ def _feed_document() -> dict[str, Any]:
             "transfers": verification.transfers,
             "currencies": verification.currencies,
         },
-        "rows": [row.as_dict() for row in transparency.ledger_feed()],
+        "rows": [row.as_dict() for row in feed.rows],
+        "withheld": [entry.as_dict() for entry in feed.withheld],
     }
 
 
@@ -181,7 +221,7 @@ def ledger_csv(request: HttpRequest) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(transparency.FEED_COLUMNS)
-    for row in transparency.ledger_feed():
+    for row in transparency.public_feed().rows:
         writer.writerow(["" if value is None else value for value in row.as_dict().values()])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="kindwave-ledger.csv"'

@@ -1,5 +1,5 @@
-"""Read-only queries over the ledger's transfers, for the pledge, payouts and the public
-transparency pages. Nothing here writes; every figure is summed in the database from
+"""Read-only queries over the ledger's transfers, for payouts and the public transparency
+pages. Nothing here writes; every figure is summed in the database from
 posted transfers, so it can be recomputed by anyone holding the same transfers.
 
 A *recipient* is an account that holds money owed to a cause or to the foundation
@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from kindwave.ledger.models import Account, Transfer, TransferState
@@ -86,18 +86,6 @@ def monthly_flows(
     ]
 
 
-def net_by_account(code: str, *, since: datetime, until: datetime, currency: str) -> dict[str, int]:
-    """Net posted amounts of transfer ``code`` into each recipient account of ``currency``
-    between ``since`` (included) and ``until`` (excluded), by account code."""
-    found: dict[str, int] = defaultdict(int)
-    for flow in monthly_flows(
-        recipient_accounts().filter(currency=currency), since=since, until=until
-    ):
-        if flow.code == code:
-            found[flow.account_code] += flow.amount
-    return dict(found)
-
-
 def last_transfer_out(account: Account, code: str, before_id: int | None = None) -> Transfer | None:
     """The latest posted transfer of ``code`` debiting ``account`` (optionally with an id
     below ``before_id``): e.g. the previous payout of a cause."""
@@ -116,3 +104,12 @@ def reversed_keys(keys: list[str]) -> set[str]:
             "reverses__idempotency_key", flat=True
         )
     )
+
+
+def ledger_version() -> str:
+    """A short text that changes whenever a transfer is written, for caching what is
+    computed from the ledger: the last transfer id, the number of transfers (a transfer
+    with a lower id can commit after a higher one on PostgreSQL) and the latest time."""
+    state = Transfer.objects.aggregate(last=Max("pk"), count=Count("pk"), at=Max("created_at"))
+    at = state["at"].isoformat() if state["at"] is not None else "-"
+    return f"{state['last'] or 0}.{state['count']}.{at}"

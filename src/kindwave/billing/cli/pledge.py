@@ -48,7 +48,10 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
         raise CommandError(str(error)) from None
     if not outcomes:
         command.stdout.write(
-            _("No invoices and no costs in %(period)s: there is no pledge to compute.")
+            _(
+                "No invoices in the cycles of %(period)s and no costs: there is no pledge "
+                "to compute."
+            )
             % {"period": quarter}
         )
         return

@@ -5,7 +5,9 @@ A cost is posted to the ledger when it is recorded (Dr wholesale or operating co
 Cr bank) and is never edited. A mistaken cost is cancelled by :func:`reverse_cost` (a
 reversing ledger transfer) and entered again; neither is allowed once the quarter's
 pledge in that currency is posted, because the pledge must stay reproducible from the
-costs it was computed from.
+costs it was computed from. Recording, reversing and posting a pledge all hold the
+currency's cost accounts locked (:func:`lock_costs`), so a cost saved while a pledge posts
+is either counted by it or refused.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from kindwave.accounts.models import User
 from kindwave.billing.models import OperatingCost, Pledge
 from kindwave.ledger import chart, selectors
 from kindwave.ledger import services as ledger
-from kindwave.ledger.models import Transfer
+from kindwave.ledger.models import Account, Transfer
 from kindwave.lines.models import Market
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -88,6 +90,21 @@ def cost_key(cost: OperatingCost) -> str:
     return f"cost:{cost.pk}"
 
 
+def lock_costs(currency: str) -> None:
+    """Lock the currency's two cost accounts (wholesale, operating) until the caller's
+    transaction ends, opening them if needed. Costs and the pledge take this lock before
+    they check whether the pledge is posted, so each sees the other's committed work: a
+    second writer waits here, then finds the pledge (or the cost) and acts on it. Must run
+    inside ``transaction.atomic()``; always both accounts in id order (no deadlock)."""
+    accounts = chart.ensure(chart.wholesale(currency), chart.operating_costs(currency))
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=[account.pk for account in accounts])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _check_open(period: Quarter, currency: str) -> None:
     if Pledge.objects.filter(period=str(period), currency=currency).exists():
         raise CostError(
@@ -139,7 +156,9 @@ def record_cost(
     or operating costs, Cr bank, code ``cost-wholesale``/``cost-operating``, key
     ``cost:<id>``. Atomic: the row and its transfer are written together or not at all.
     Refused (``CostError``, nothing written) on bad input or when the quarter's pledge in
-    that currency is already posted. Staff only (the admin and the CLI call it)."""
+    that currency is already posted — checked again under :func:`lock_costs` in the
+    transaction that writes, so a cost racing a pledge is counted by it or refused. Staff
+    only (the admin and the CLI call it)."""
     quarter = check_cost(period, kind, currency, amount_minor)
     description = description.strip()
     if not description:
@@ -150,6 +169,8 @@ def record_cost(
         else chart.operating_costs(currency)
     )
     with transaction.atomic():
+        lock_costs(currency)
+        _check_open(quarter, currency)  # again, under the lock: a pledge may have just posted
         debit, credit = chart.ensure(expense, chart.bank(currency))
         cost = OperatingCost.objects.create(
             period=str(quarter),
@@ -175,10 +196,15 @@ def record_cost(
 def reverse_cost(cost: OperatingCost) -> Transfer:
     """Cancel a cost entered by mistake: a reversing ledger transfer (key
     ``cost:<id>:reversal``); the pledge then leaves it out. Idempotent (a cost already
-    reversed returns its reversal). Refused once the quarter's pledge is posted."""
-    _check_open(Quarter.parse(cost.period), cost.currency)
-    original = Transfer.objects.get(idempotency_key=cost_key(cost))
-    return ledger.reverse(f"{cost_key(cost)}:reversal", original, f"cancelled cost {cost.period}")
+    reversed returns its reversal). Refused once the quarter's pledge is posted (checked
+    under :func:`lock_costs`, atomically with the reversal)."""
+    with transaction.atomic():
+        lock_costs(cost.currency)
+        _check_open(Quarter.parse(cost.period), cost.currency)
+        original = Transfer.objects.get(idempotency_key=cost_key(cost))
+        return ledger.reverse(
+            f"{cost_key(cost)}:reversal", original, f"cancelled cost {cost.period}"
+        )
 
 
 def is_reversed(cost: OperatingCost) -> bool:

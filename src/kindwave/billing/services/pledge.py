@@ -1,8 +1,9 @@
 """The profit pledge: a share of each quarter's profit (or revenue) given to causes, in
 proportion to subscribers' choices, posted to the ledger (docs/pledge.md).
 
-Per currency: revenue is the net (before VAT) of the invoices issued in the quarter;
-wholesale and operating costs are the quarter's staff-entered costs not reversed; the
+Per currency: revenue is the net (before VAT) of the invoices of the quarter's three
+cycles (the months of service it covers), and the pledge waits until those three bill runs
+are complete; wholesale and operating costs are the quarter's staff-entered costs not reversed; the
 base is profit (revenue - wholesale - operating, never below 0) or revenue; the pledge is
 ``share`` % of the base, rounded half up to a minor unit. It is split across the causes
 (and the foundation, for subscribers who chose none) by the largest-remainder method, so
@@ -18,14 +19,14 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kindwave.billing.models import BillRun, Invoice, OperatingCost, Pledge, PledgeAllocation
-from kindwave.billing.services.costs import CostError, Quarter, costs_of
-from kindwave.ledger import chart, selectors
+from kindwave.billing.services.costs import CostError, Quarter, costs_of, lock_costs
+from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.lines.models import CauseChoice, Line, LineState, LineStateChange
 
@@ -151,35 +152,36 @@ def subscribers_at(currency: str, at: datetime) -> dict[Recipient, int]:
     return dict(counts)
 
 
+def quarter_invoices(quarter: Quarter, currency: str | None = None) -> QuerySet[Invoice]:
+    """The invoices of the quarter's three cycles (optionally in one currency): what its
+    three bill runs issued, for the months of service the quarter covers."""
+    invoices = Invoice.objects.filter(cycle__in=quarter.months)
+    return invoices if currency is None else invoices.filter(currency=currency)
+
+
 def bill_shares_in(quarter: Quarter, currency: str) -> dict[Recipient, int]:
-    """The bill shares each recipient received in the quarter (net of reversals, ≥ 0)."""
-    received: dict[Recipient, int] = {}
-    for code, amount in selectors.net_by_account(
-        "bill-share", since=quarter.start, until=quarter.end, currency=currency
-    ).items():
-        received[chart.cause_id_of(code)] = max(amount, 0)
-    return received
+    """The bill shares each recipient received from the invoices of the quarter's cycles
+    (an invoice is never changed, so this is what those invoices posted)."""
+    return {
+        row["cause_id"]: row["total"]
+        for row in quarter_invoices(quarter, currency)
+        .values("cause_id")
+        .annotate(total=Sum("cause_share_minor"))
+        .order_by()
+        if row["total"]
+    }
 
 
 def quarter_currencies(quarter: Quarter) -> list[str]:
-    """Currencies with invoices issued or costs entered in the quarter."""
-    invoiced = Invoice.objects.filter(
-        issued_on__gte=quarter.first_day, issued_on__lt=quarter.next_first_day
-    ).values_list("currency", flat=True)
+    """Currencies with invoices of the quarter's cycles or costs entered for the quarter."""
+    invoiced = quarter_invoices(quarter).values_list("currency", flat=True)
     costed = OperatingCost.objects.filter(period=str(quarter)).values_list("currency", flat=True)
     return sorted(set(invoiced) | set(costed))
 
 
 def compute_pledge(quarter: Quarter, currency: str, options: PledgeOptions) -> PledgeComputation:
     """Compute (not post) the pledge of ``quarter`` in ``currency``. Reads only."""
-    revenue = (
-        Invoice.objects.filter(
-            currency=currency,
-            issued_on__gte=quarter.first_day,
-            issued_on__lt=quarter.next_first_day,
-        ).aggregate(total=Sum("net_minor"))["total"]
-        or 0
-    )
+    revenue = quarter_invoices(quarter, currency).aggregate(total=Sum("net_minor"))["total"] or 0
     costs = costs_of(quarter, currency)
     if options.base == "profit":
         base_amount = max(revenue - costs.wholesale - costs.operating, 0)
@@ -208,8 +210,8 @@ def compute_pledge(quarter: Quarter, currency: str, options: PledgeOptions) -> P
 
 
 def check_quarter(period: str, now: datetime | None = None) -> Quarter:
-    """The quarter named by ``period``, refused unless it has ended and its bill runs are
-    complete."""
+    """The quarter named by ``period``, refused unless it has ended and the bill runs of its
+    three cycles are complete (its revenue is then final: a complete run is closed)."""
     try:
         quarter = Quarter.parse(period)
     except CostError as error:
@@ -220,24 +222,31 @@ def check_quarter(period: str, now: datetime | None = None) -> Quarter:
             _("%(period)s has not ended yet (it ends %(end)s UTC): its profit is not known.")
             % {"period": quarter, "end": f"{quarter.end:%Y-%m-%d %H:%M}"}
         )
-    # Invoices issued in the quarter are those of the cycles ending just before each month.
-    cycles = [_previous_month(month) for month in quarter.months]
-    running = list(
-        BillRun.objects.filter(cycle__in=cycles, state=BillRun.State.RUNNING).values_list(
+    complete = set(
+        BillRun.objects.filter(cycle__in=quarter.months, state=BillRun.State.COMPLETE).values_list(
             "cycle", flat=True
         )
     )
-    if running:
+    missing = [cycle for cycle in quarter.months if cycle not in complete]
+    if missing:
         raise PledgeError(
-            _("The bill run of %(cycles)s is not complete: finish it before the pledge.")
-            % {"cycles": ", ".join(sorted(running))}
+            _(
+                "The pledge of %(period)s needs the complete bill runs of its cycles "
+                "%(cycles)s; not complete yet: %(missing)s. Run `kindwave billing run "
+                "--cycle` for each first."
+            )
+            % {
+                "period": quarter,
+                "cycles": ", ".join(quarter.months),
+                "missing": ", ".join(missing),
+            }
         )
     return quarter
 
 
-def _previous_month(month: str) -> str:
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year - (number == 1)}-{(number - 2) % 12 + 1:02d}"
+def recorded_pledge(period: str, currency: str) -> Pledge | None:
+    """The pledge already recorded for ``period`` in ``currency``, if any."""
+    return Pledge.objects.filter(period=period, currency=currency).first()
 
 
 def pledge_key(period: str, currency: str) -> str:
@@ -250,24 +259,39 @@ def post_pledge(
     now: datetime | None = None,
 ) -> list[PledgeOutcome]:
     """Compute and post the pledge of ``period`` (``YYYY-Qn``) in every currency billed
-    or costed in the quarter. Per currency, atomically: a ``Pledge`` with its
-    ``PledgeAllocation`` rows and one linked ledger transfer (key
+    in the quarter's cycles or costed in the quarter. Per currency, atomically: a
+    ``Pledge`` with its ``PledgeAllocation`` rows and one linked ledger transfer (key
     ``pledge:<period>:<CUR>``): Dr pledge expense Cr pledge fund, then Dr pledge fund Cr
     each cause or the foundation (code ``pledge``). A zero pledge is recorded with no
     transfer. Idempotent: a currency already posted is returned unchanged (the options
-    given are then ignored). Refused (``PledgeError``, nothing written) for a bad period or
-    a quarter not yet ended. Staff only (the CLI calls it)."""
+    given are then ignored). Refused (``PledgeError``, nothing written) for a bad period, a
+    quarter not yet ended, or one whose three bill runs are not all complete. Staff only
+    (the CLI calls it)."""
     quarter = check_quarter(period, now)
     return [post_currency(quarter, currency, options) for currency in quarter_currencies(quarter)]
 
 
 def post_currency(quarter: Quarter, currency: str, options: PledgeOptions) -> PledgeOutcome:
-    """Post the pledge of an ended ``quarter`` (see :func:`check_quarter`) in one currency,
-    as :func:`post_pledge` does; idempotent."""
-    existing = Pledge.objects.filter(period=str(quarter), currency=currency).first()
-    if existing is not None:
+    """Post the pledge of a checked ``quarter`` (see :func:`check_quarter`) in one currency,
+    as :func:`post_pledge` does; idempotent. The currency's cost accounts stay locked from
+    the check "already posted?" to the commit (:func:`costs.lock_costs`): a concurrent run
+    waits, then returns the pledge this one posted; a cost saved meanwhile is counted (it
+    committed first) or refused (it waited and found the pledge)."""
+    period = str(quarter)
+    try:
+        with transaction.atomic():
+            lock_costs(currency)
+            existing = recorded_pledge(period, currency)
+            if existing is not None:
+                return PledgeOutcome(existing, created=False)
+            return PledgeOutcome(_post(compute_pledge(quarter, currency, options)), created=True)
+    except IntegrityError:
+        # Another run inserted the same (period, currency) without the lock seeing it (it
+        # cannot through post_currency; a direct write could): show what it recorded.
+        existing = recorded_pledge(period, currency)
+        if existing is None:
+            raise
         return PledgeOutcome(existing, created=False)
-    return PledgeOutcome(_post(compute_pledge(quarter, currency, options)), created=True)
 
 
 def _post(computed: PledgeComputation) -> Pledge:

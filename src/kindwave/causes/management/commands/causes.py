@@ -95,6 +95,14 @@ class Command(BaseCommand):
                 "below": summary.below_threshold,
             }
         )
+        if summary.recovered:
+            self.stdout.write(
+                _("Statements written now for %(count)s earlier payouts: %(references)s")
+                % {
+                    "count": len(summary.recovered),
+                    "references": ", ".join(p.reference for p in summary.recovered),
+                }
+            )
         if summary.files:
             self.stdout.write(
                 _("Remittance statements: %(dir)s") % {"dir": summary.files[0].parent}
