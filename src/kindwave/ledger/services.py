@@ -187,6 +187,80 @@ def transfer_linked(key: str, legs: Sequence[Leg]) -> list[Transfer]:
     return _submit(prepared, group=group)
 
 
+def transfer_batch(groups: Sequence[tuple[str, Sequence[Leg]]]) -> int:
+    """Post many linked groups at once: each ``(key, legs)`` exactly as
+    :func:`transfer_linked` would (keys ``key/1``…, one ``group`` UUID, the same validation,
+    the same payload hashes), inside the caller's transaction when there is one.
+
+    Promises: every group is validated before anything is written (a refused leg raises
+    ``LedgerError`` and nothing of the batch is written); a group already written with the
+    same legs is skipped (idempotent replay); a key written with other legs raises
+    ``IdempotencyConflict`` and nothing is written. The accounts are locked once, in id
+    order; the rows go in with multi-row INSERTs and every account's totals move in one
+    UPDATE. Returns the number of transfers newly written. For bulk callers (the bill
+    run); the result is the same as calling :func:`transfer_linked` group by group.
+    """
+    if not groups:
+        return 0
+    legs_all = [leg for _key, legs in groups for leg in legs]
+    accounts = _accounts(legs_all)
+    prepared: dict[uuid.UUID, list[_Prepared]] = {}
+    for key, legs in groups:
+        if not legs:
+            raise LedgerError(_("A linked transfer needs at least one leg."))
+        _check_key(key)
+        group = uuid.uuid5(_GROUP_NAMESPACE, key)
+        if group in prepared:
+            raise LedgerError(_("The key %(key)s appears twice in the batch.") % {"key": key})
+        prepared[group] = [
+            _prepare(
+                f"{key}/{number}",
+                leg,
+                TransferState.POSTED,
+                group=group,
+                total=len(legs),
+                accounts=accounts,
+            )
+            for number, leg in enumerate(legs, start=1)
+        ]
+    with transaction.atomic():
+        existing = _existing_in_batch(prepared)
+        fresh: list[_Prepared] = []
+        for group, items in prepared.items():
+            found = existing.get(group)
+            if found:
+                _replay_hashes(items, found)
+            else:
+                fresh.extend(items)
+        if not fresh:
+            return 0
+        lock_accounts(
+            sorted({item.debit.code for item in fresh} | {item.credit.code for item in fresh})
+        )
+        _insert_transfers(fresh)
+        deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for item in fresh:
+            deltas[item.debit.pk]["debits_posted"] += item.amount
+            deltas[item.credit.pk]["credits_posted"] += item.amount
+        _move_totals(deltas)
+    return len(fresh)
+
+
+def lock_accounts(codes: Iterable[str]) -> dict[str, Account]:
+    """Lock the accounts named ``codes`` (``select_for_update``, in id order, so that two
+    writers never wait on each other in a cycle) and return them by code, as stored now.
+    Must run inside the caller's transaction; an unknown code raises ``LedgerError``."""
+    wanted = set(codes)
+    found = {
+        account.code: account
+        for account in Account.objects.select_for_update().filter(code__in=wanted).order_by("pk")
+    }
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise LedgerError(_("There is no ledger account %(code)s.") % {"code": missing[0]})
+    return found
+
+
 # --- Internals ---------------------------------------------------------------------------
 
 
@@ -365,6 +439,88 @@ def _replay(prepared: list[_Prepared], existing: dict[str, Transfer]) -> list[Tr
             % {"key": prepared[0].key.rsplit("/", 1)[0] if len(prepared) > 1 else prepared[0].key}
         )
     return [existing[item.key] for item in prepared]
+
+
+_BATCH_QUERY = 900  # keys or groups per query: inside every database's parameter limit
+_INSERT_ROWS = 500  # rows per multi-row INSERT (13 parameters each)
+
+
+def _existing_in_batch(
+    prepared: dict[uuid.UUID, list[_Prepared]],
+) -> dict[uuid.UUID, dict[str, tuple[str, uuid.UUID | None]]]:
+    """What is already written under the batch's groups or keys: per group of the batch,
+    ``{key: (payload hash, group)}``. A key written outside its group is reported under
+    the group whose key it is, so the replay check refuses it."""
+    group_of = {item.key: group for group, items in prepared.items() for item in items}
+    groups, keys = list(prepared), list(group_of)
+    found: dict[uuid.UUID, dict[str, tuple[str, uuid.UUID | None]]] = defaultdict(dict)
+    rows: list[tuple[str, str, uuid.UUID | None]] = []
+    for start in range(0, len(groups), _BATCH_QUERY):
+        rows += Transfer.objects.filter(group__in=groups[start : start + _BATCH_QUERY]).values_list(
+            "idempotency_key", "payload_sha256", "group"
+        )
+    for start in range(0, len(keys), _BATCH_QUERY):
+        rows += Transfer.objects.filter(
+            idempotency_key__in=keys[start : start + _BATCH_QUERY]
+        ).values_list("idempotency_key", "payload_sha256", "group")
+    for key, sha, group in rows:
+        owner = group if group in prepared else group_of.get(key)
+        if owner is not None:
+            found[owner][key] = (sha, group)
+    return found
+
+
+def _replay_hashes(
+    items: list[_Prepared], existing: dict[str, tuple[str, uuid.UUID | None]]
+) -> None:
+    """A group already written: the same keys with the same payloads, or a conflict."""
+    same = len(existing) == len(items) and all(
+        item.key in existing and existing[item.key][0] == item.sha256 for item in items
+    )
+    if not same:
+        raise IdempotencyConflict(
+            _("The key %(key)s was already used for a different transfer.")
+            % {"key": items[0].key.rsplit("/", 1)[0]}
+        )
+
+
+def _insert_transfers(items: list[_Prepared]) -> None:
+    """Multi-row INSERTs of posted transfers, without model instances (they cost more than
+    the write itself at bulk volume). Values go through the fields' own conversions."""
+    meta = Transfer._meta
+    quote = connection.ops.quote_name
+    columns = (
+        "idempotency_key", "debit_account_id", "credit_account_id", "amount", "currency",
+        "code", "description", "state", "group", "payload_sha256", "created_at",
+    )  # fmt: skip
+    group_field, created_field = meta.get_field("group"), meta.get_field("created_at")
+    now = created_field.get_db_prep_save(timezone.now(), connection)
+    rows = [
+        (
+            item.key,
+            item.debit.pk,
+            item.credit.pk,
+            item.amount,
+            item.currency,
+            item.code,
+            item.description,
+            item.state,
+            group_field.get_db_prep_save(item.group, connection),
+            item.sha256,
+            now,
+        )
+        for item in items
+    ]
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_ROWS):
+            chunk = rows[start : start + _INSERT_ROWS]
+            # Only quoted identifiers and %s placeholders are formatted in.
+            sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES " + ", ".join(  # noqa: S608
+                [row_marks] * len(chunk)
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
 
 
 def _write(prepared: list[_Prepared]) -> list[Transfer]:
