@@ -20,9 +20,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -246,17 +247,18 @@ def transfer_batch(groups: Sequence[tuple[str, Sequence[Leg]]]) -> int:
     return len(fresh)
 
 
-def lock_accounts(codes: Iterable[str]) -> dict[str, Account]:
+def lock_accounts(codes: Iterable[str], *, missing_ok: bool = False) -> dict[str, Account]:
     """Lock the accounts named ``codes`` (``select_for_update``, in id order, so that two
     writers never wait on each other in a cycle) and return them by code, as stored now.
-    Must run inside the caller's transaction; an unknown code raises ``LedgerError``."""
+    Must run inside the caller's transaction; an unknown code raises ``LedgerError``
+    unless ``missing_ok`` (then it is simply absent from the result)."""
     wanted = set(codes)
     found = {
         account.code: account
         for account in Account.objects.select_for_update().filter(code__in=wanted).order_by("pk")
     }
     missing = sorted(wanted - found.keys())
-    if missing:
+    if missing and not missing_ok:
         raise LedgerError(_("There is no ledger account %(code)s.") % {"code": missing[0]})
     return found
 
@@ -511,7 +513,9 @@ def _insert_transfers(items: list[_Prepared]) -> None:
         )
         for item in items
     ]
-    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    names = ", ".join(
+        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in columns
+    )
     row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), _INSERT_ROWS):

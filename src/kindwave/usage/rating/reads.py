@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -220,29 +221,55 @@ def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> 
     return RatedPage(records, total, page, pages)
 
 
+_CHARGE_ORDER = ("plan_code", "service", "direction", "zone_code", "class_code", "currency")
+
+
+def _charge_line(s: RatedUsageSummary) -> ChargeLine:
+    return ChargeLine(
+        plan_code=s.plan_code,
+        service=s.service,
+        direction=s.direction,
+        zone_code=s.zone_code,
+        zone_kind=s.zone_kind,
+        class_code=s.class_code or None,
+        records=s.records,
+        quantity=s.quantity,
+        included=s.included,
+        charged=s.charged,
+        charge=units_to_decimal(s.charge_units),
+        currency=s.currency,
+    )
+
+
 def cycle_charges(line: Line, cycle: str) -> list[ChargeLine]:
     """The line's future invoice lines for the cycle, from the database summaries."""
     cycle_bounds(cycle)
-    summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(
-        "plan_code", "service", "direction", "zone_code", "class_code", "currency"
+    summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(*_CHARGE_ORDER)
+    return [_charge_line(s) for s in summaries]
+
+
+def cycle_charges_for_lines(line_ids: Iterable[int], cycle: str) -> dict[int, list[ChargeLine]]:
+    """:func:`cycle_charges` of many lines in one query (the bill run reads a batch at a
+    time): line id → its charge lines, in the same order; lines without usage are absent."""
+    cycle_bounds(cycle)
+    found: dict[int, list[ChargeLine]] = {}
+    summaries = RatedUsageSummary.objects.filter(line_id__in=list(line_ids), cycle=cycle).order_by(
+        "line_id", *_CHARGE_ORDER
     )
-    return [
-        ChargeLine(
-            plan_code=s.plan_code,
-            service=s.service,
-            direction=s.direction,
-            zone_code=s.zone_code,
-            zone_kind=s.zone_kind,
-            class_code=s.class_code or None,
-            records=s.records,
-            quantity=s.quantity,
-            included=s.included,
-            charged=s.charged,
-            charge=units_to_decimal(s.charge_units),
-            currency=s.currency,
-        )
-        for s in summaries
-    ]
+    for s in summaries:
+        found.setdefault(s.line_id, []).append(_charge_line(s))
+    return found
+
+
+def lines_with_usage(cycle: str) -> list[int]:
+    """The ids of the lines with rated usage in ``cycle`` (the bill run's candidates)."""
+    cycle_bounds(cycle)
+    return list(
+        RatedUsageSummary.objects.filter(cycle=cycle)
+        .values_list("line_id", flat=True)
+        .distinct()
+        .order_by("line_id")
+    )
 
 
 def latest_run(cycle: str) -> RatingRun | None:
