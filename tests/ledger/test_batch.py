@@ -3,6 +3,9 @@ with ``transfer_linked``, the same idempotency and refusals, and the books balan
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -158,3 +161,27 @@ def test_bad_legs_are_refused_before_anything_is_written(books, groups, message)
 
 def test_an_empty_batch_writes_nothing(books) -> None:
     assert services.transfer_batch([]) == 0
+
+
+@given(
+    texts=st.lists(st.text(), min_size=7, max_size=7),
+    amount=st.integers(1, 10**15),
+    legs=st.integers(1, 50),
+    resolved=st.none() | st.text(),
+)
+def test_the_payload_hash_is_that_of_the_canonical_json(texts, amount, legs, resolved) -> None:
+    debit, credit, currency, code, description, state, reverses = texts
+    values = {
+        "debit": debit,
+        "credit": credit,
+        "amount": amount,
+        "currency": currency,
+        "code": code,
+        "description": description,
+        "state": state,
+        "pending_of": resolved,
+        "reverses": reverses,
+        "legs": legs,
+    }
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert services._payload(**values) == hashlib.sha256(canonical.encode()).hexdigest()

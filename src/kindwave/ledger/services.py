@@ -14,20 +14,20 @@ with another payload raises :class:`IdempotencyConflict`. Bad input raises
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from json.encoder import encode_basestring
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState, Verification
+from kindwave.lib.bulk import insert_rows
 
 #: The largest single amount, in minor units (10 trillion pounds): keeps every running
 #: total far inside a signed 64-bit integer.
@@ -225,20 +225,20 @@ def transfer_batch(groups: Sequence[tuple[str, Sequence[Leg]]]) -> int:
             for number, leg in enumerate(legs, start=1)
         ]
     with transaction.atomic():
-        existing = _existing_in_batch(prepared)
-        fresh: list[_Prepared] = []
-        for group, items in prepared.items():
-            found = existing.get(group)
-            if found:
-                _replay_hashes(items, found)
-            else:
-                fresh.extend(items)
+        # Fast path: look for the batch's groups only; a key already taken outside its
+        # group makes the insert fail (unique index), and then every key is looked at.
+        fresh = _fresh(prepared, _existing_in_batch(prepared, by_key=False))
         if not fresh:
             return 0
         lock_accounts(
             sorted({item.debit.code for item in fresh} | {item.credit.code for item in fresh})
         )
-        _insert_transfers(fresh)
+        try:
+            with transaction.atomic():
+                _insert_transfers(fresh)
+        except IntegrityError:
+            fresh = _fresh(prepared, _existing_in_batch(prepared, by_key=True))
+            _insert_transfers(fresh)
         deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for item in fresh:
             deltas[item.debit.pk]["debits_posted"] += item.amount
@@ -382,9 +382,34 @@ def _prepare(
     return prepared
 
 
-def _payload(**values: Any) -> str:
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _payload(
+    *,
+    debit: str,
+    credit: str,
+    amount: int,
+    currency: str,
+    code: str,
+    description: str,
+    state: str,
+    pending_of: str | None,
+    reverses: str | None,
+    legs: int,
+) -> str:
+    """SHA-256 of the canonical payload: the JSON object of these fields with sorted keys,
+    no spaces, UTF-8 (``json.dumps(…, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``), written out directly — at bulk volume ``json.dumps`` cost a
+    third of a transfer's time. A test keeps both spellings equal."""
+    text = (
+        f'{{"amount":{int(amount)},"code":{_json(code)},"credit":{_json(credit)},'
+        f'"currency":{_json(currency)},"debit":{_json(debit)},'
+        f'"description":{_json(description)},"legs":{int(legs)},'
+        f'"pending_of":{_json(pending_of)},"reverses":{_json(reverses)},"state":{_json(state)}}}'
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json(text: str | None) -> str:
+    return "null" if text is None else encode_basestring(text)
 
 
 def _resolve(key: str, pending: Transfer, state: str) -> Transfer:
@@ -444,40 +469,63 @@ def _replay(prepared: list[_Prepared], existing: dict[str, Transfer]) -> list[Tr
 
 
 _BATCH_QUERY = 900  # keys or groups per query: inside every database's parameter limit
-_INSERT_ROWS = 500  # rows per multi-row INSERT (13 parameters each)
 
 
 def _existing_in_batch(
-    prepared: dict[uuid.UUID, list[_Prepared]],
-) -> dict[uuid.UUID, dict[str, tuple[str, uuid.UUID | None]]]:
-    """What is already written under the batch's groups or keys: per group of the batch,
-    ``{key: (payload hash, group)}``. A key written outside its group is reported under
-    the group whose key it is, so the replay check refuses it."""
+    prepared: dict[uuid.UUID, list[_Prepared]], *, by_key: bool
+) -> dict[uuid.UUID, dict[str, str]]:
+    """What is already written under the batch's groups (and, ``by_key``, under its keys):
+    per group of the batch, ``{key: payload hash}``. A key written outside its group is
+    reported under the group whose key it is, so the replay check refuses it."""
+    group_field = Transfer._meta.get_field("group")
+    stored = {group_field.get_db_prep_value(group, connection): group for group in prepared}
+    quote = connection.ops.quote_name
+    table = quote(Transfer._meta.db_table)
+    columns = f"{quote('idempotency_key')}, {quote('payload_sha256')}, {quote('group')}"
+    rows: list[tuple[str, str, Any]] = []
+    searches = [(quote("group"), list(stored))]
+    if by_key:
+        searches.append((quote("idempotency_key"), [i.key for v in prepared.values() for i in v]))
+    with connection.cursor() as cursor:
+        for column, values in searches:
+            for start in range(0, len(values), _BATCH_QUERY):
+                chunk = values[start : start + _BATCH_QUERY]
+                # PostgreSQL takes the values as one array (a short statement the driver
+                # parses once); the others a list of placeholders.
+                if connection.vendor == "postgresql":
+                    condition, params = f"{column} = ANY(%s)", [chunk]
+                else:
+                    condition, params = f"{column} IN ({', '.join(['%s'] * len(chunk))})", chunk
+                # Only quoted identifiers and %s placeholders are formatted in.
+                cursor.execute(f"SELECT {columns} FROM {table} WHERE {condition}", params)  # noqa: S608
+                rows += cursor.fetchall()
     group_of = {item.key: group for group, items in prepared.items() for item in items}
-    groups, keys = list(prepared), list(group_of)
-    found: dict[uuid.UUID, dict[str, tuple[str, uuid.UUID | None]]] = defaultdict(dict)
-    rows: list[tuple[str, str, uuid.UUID | None]] = []
-    for start in range(0, len(groups), _BATCH_QUERY):
-        rows += Transfer.objects.filter(group__in=groups[start : start + _BATCH_QUERY]).values_list(
-            "idempotency_key", "payload_sha256", "group"
-        )
-    for start in range(0, len(keys), _BATCH_QUERY):
-        rows += Transfer.objects.filter(
-            idempotency_key__in=keys[start : start + _BATCH_QUERY]
-        ).values_list("idempotency_key", "payload_sha256", "group")
+    found: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
     for key, sha, group in rows:
-        owner = group if group in prepared else group_of.get(key)
+        owner = stored.get(group) or group_of.get(key)
         if owner is not None:
-            found[owner][key] = (sha, group)
+            found[owner][key] = sha
     return found
 
 
-def _replay_hashes(
-    items: list[_Prepared], existing: dict[str, tuple[str, uuid.UUID | None]]
-) -> None:
+def _fresh(
+    prepared: dict[uuid.UUID, list[_Prepared]], existing: dict[uuid.UUID, dict[str, str]]
+) -> list[_Prepared]:
+    """The transfers of groups not yet written; a written group must be a replay."""
+    fresh: list[_Prepared] = []
+    for group, items in prepared.items():
+        found = existing.get(group)
+        if found:
+            _replay_hashes(items, found)
+        else:
+            fresh.extend(items)
+    return fresh
+
+
+def _replay_hashes(items: list[_Prepared], existing: dict[str, str]) -> None:
     """A group already written: the same keys with the same payloads, or a conflict."""
     same = len(existing) == len(items) and all(
-        item.key in existing and existing[item.key][0] == item.sha256 for item in items
+        item.key in existing and existing[item.key] == item.sha256 for item in items
     )
     if not same:
         raise IdempotencyConflict(
@@ -487,44 +535,24 @@ def _replay_hashes(
 
 
 def _insert_transfers(items: list[_Prepared]) -> None:
-    """Multi-row INSERTs of posted transfers, without model instances (they cost more than
-    the write itself at bulk volume). Values go through the fields' own conversions."""
-    meta = Transfer._meta
-    quote = connection.ops.quote_name
-    columns = (
-        "idempotency_key", "debit_account_id", "credit_account_id", "amount", "currency",
-        "code", "description", "state", "group", "payload_sha256", "created_at",
+    """Insert posted transfers in bulk, without model instances (they cost more than the
+    write itself at bulk volume)."""
+    now = timezone.now()
+    insert_rows(
+        Transfer,
+        _TRANSFER_COLUMNS,
+        [
+            (item.key, item.debit.pk, item.credit.pk, item.amount, item.currency, item.code,
+             item.description, item.state, item.group, item.sha256, now)
+            for item in items
+        ],
     )  # fmt: skip
-    group_field, created_field = meta.get_field("group"), meta.get_field("created_at")
-    now = created_field.get_db_prep_save(timezone.now(), connection)
-    rows = [
-        (
-            item.key,
-            item.debit.pk,
-            item.credit.pk,
-            item.amount,
-            item.currency,
-            item.code,
-            item.description,
-            item.state,
-            group_field.get_db_prep_save(item.group, connection),
-            item.sha256,
-            now,
-        )
-        for item in items
-    ]
-    names = ", ".join(
-        quote(cast("Field[Any, Any]", meta.get_field(name)).column) for name in columns
-    )
-    row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _INSERT_ROWS):
-            chunk = rows[start : start + _INSERT_ROWS]
-            # Only quoted identifiers and %s placeholders are formatted in.
-            sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES " + ", ".join(  # noqa: S608
-                [row_marks] * len(chunk)
-            )
-            cursor.execute(sql, [value for row in chunk for value in row])
+
+
+_TRANSFER_COLUMNS = (
+    "idempotency_key", "debit_account", "credit_account", "amount", "currency", "code",
+    "description", "state", "group", "payload_sha256", "created_at",
+)  # fmt: skip
 
 
 def _write(prepared: list[_Prepared]) -> list[Transfer]:

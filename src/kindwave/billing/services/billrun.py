@@ -16,10 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import balance
 from kindwave.ledger.services import Leg
+from kindwave.lib.bulk import insert_rows
 from kindwave.lines.models import (
     CatalogVersion,
     CauseChoice,
@@ -47,7 +48,6 @@ from kindwave.lines.models import (
 from kindwave.usage import services as usage
 
 BATCH_SIZE = 500
-_INSERT_ROWS = 400
 
 
 class BillRunError(Exception):
@@ -312,32 +312,6 @@ def _share_account(cause_id: int | None, currency: str) -> chart.AccountName:
     return chart.foundation(currency) if cause_id is None else chart.cause(cause_id, currency)
 
 
-def _insert(model: type[models.Model], columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Multi-row INSERTs of ``rows`` (values for ``columns``, converted by each field for
-    the database): model instances would cost more than the write at bill-run volume."""
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in columns]
-    simple = {"CharField", "BigIntegerField", "PositiveIntegerField", "BooleanField",
-              "PositiveSmallIntegerField", "ForeignKey", "BigAutoField"}  # fmt: skip
-    convert = [index for index, item in enumerate(fields) if item.get_internal_type() not in simple]
-    names = ", ".join(quote(item.column) for item in fields)
-    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        for begin in range(0, len(rows), _INSERT_ROWS):
-            chunk = rows[begin : begin + _INSERT_ROWS]
-            params: list[Any] = []
-            for row in chunk:
-                values = list(row)
-                for index in convert:
-                    values[index] = fields[index].get_db_prep_save(values[index], connection)
-                params += values
-            sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES " + ", ".join(  # noqa: S608
-                [marks] * len(chunk)
-            )
-            cursor.execute(sql, params)
-
-
 _INVOICE_COLUMNS = (
     "number", "market", "year", "sequence", "bill_run", "cycle", "line", "owner",
     "customer_name", "msisdn", "language", "issued_at", "issued_on", "due_on", "period_start",
@@ -418,7 +392,7 @@ def _write_batch(
                     end if paid else None, now,
                 )
             )  # fmt: skip
-        _insert(Invoice, _INVOICE_COLUMNS, invoice_rows)
+        insert_rows(Invoice, _INVOICE_COLUMNS, invoice_rows)
         ids = dict(
             Invoice.objects.filter(
                 cycle=cycle, line_id__in=[row.line_id for row, _draft in drafts]
@@ -430,7 +404,7 @@ def _write_batch(
             for row, draft in drafts
             for position, item in enumerate(draft.lines, start=1)
         ]  # fmt: skip
-        _insert(InvoiceLine, _LINE_COLUMNS, line_rows)
+        insert_rows(InvoiceLine, _LINE_COLUMNS, line_rows)
         for row, _draft in drafts:
             charge_ids = [fact.charge_id for fact in facts[row.line_id].carrier]
             if charge_ids:
