@@ -60,6 +60,8 @@ def insert_rows(
                     copy.write_row(row)
             return
         convert = [i for i, item in enumerate(fields) if item.get_internal_type() not in _AS_IS]
+        # Bulk rows repeat their dates and rates: convert each distinct value once.
+        converted: list[dict[Any, Any]] = [{} for _field in fields]
         marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
         for begin in range(0, len(rows), INSERT_ROWS):
             chunk = rows[begin : begin + INSERT_ROWS]
@@ -67,7 +69,10 @@ def insert_rows(
             for row in chunk:
                 values = list(row)
                 for index in convert:
-                    values[index] = fields[index].get_db_prep_save(values[index], connection)
+                    value, seen = values[index], converted[index]
+                    if value not in seen:
+                        seen[value] = fields[index].get_db_prep_save(value, connection)
+                    values[index] = seen[value]
                 params += values
             sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join([marks] * len(chunk))  # noqa: S608
             cursor.execute(sql, params)

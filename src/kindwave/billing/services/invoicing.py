@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -228,7 +229,7 @@ def fee_days(
         | {sub[1] for sub in facts.subscriptions if sub[1] is not None}
         | {terms.effective_from for terms in catalog}
     )
-    previous: datetime | None = None
+    pointer, first_moment = 0, True
     answer: tuple[str, int, CatalogTerms] | None = None
     for span_start, span_end in service_intervals(facts.states):
         first = max(span_start, start)
@@ -238,15 +239,21 @@ def fee_days(
         day = datetime(first.year, first.month, first.day, tzinfo=first.tzinfo)
         while day < stop:
             moment = min(day + _DAY, stop) - _EPSILON
-            if previous is None or any(previous < c <= moment for c in changes):
+            # Evaluation moments only grow: pass the changes up to this one.
+            changed = first_moment
+            while pointer < len(changes) and changes[pointer] <= moment:
+                changed, pointer = True, pointer + 1
+            if changed:
                 plan = _subscription_at(facts.subscriptions, moment)
                 found = _fee_of(catalog, plan, moment) if plan is not None else None
                 answer = (plan, *found) if plan is not None and found is not None else None
-            previous = moment
-            if answer is not None and (not out or out[-1][0] != day.date()):
-                out.append((day.date(), *answer))
-            elif answer is not None:
-                out[-1] = (day.date(), *answer)
+            first_moment = False
+            if answer is not None:
+                today = day.date()
+                if out and out[-1][0] == today:  # a second span the same day: it is later
+                    out[-1] = (today, *answer)
+                else:
+                    out.append((today, *answer))
             day += _DAY
     return out
 
@@ -261,45 +268,62 @@ def _name(names: Mapping[str, tuple[str, str]], code: str | None, language: str)
     return french if language.startswith("fr") else english
 
 
-def _fee_description(plan_name: str, first: date, last: date, days: int, days_in_month: int) -> str:
-    if days == days_in_month:
-        return _("%(plan)s: monthly fee") % {"plan": plan_name}
-    return _("%(plan)s: monthly fee, %(first)s to %(last)s (%(days)s of %(month)s days)") % {
-        "plan": plan_name,
-        "first": first.isoformat(),
-        "last": last.isoformat(),
-        "days": days,
-        "month": days_in_month,
-    }
+# Wording is cached per language and inputs: a bill run describes the same few lines
+# (a plan's fee, calls to a class) hundreds of thousands of times.
+
+
+@lru_cache(maxsize=4096)
+def _fee_description(
+    language: str, plan_name: str, first: date, last: date, days: int, days_in_month: int
+) -> str:
+    with translation.override(language):
+        if days == days_in_month:
+            return _("%(plan)s: monthly fee") % {"plan": plan_name}
+        return _("%(plan)s: monthly fee, %(first)s to %(last)s (%(days)s of %(month)s days)") % {
+            "plan": plan_name,
+            "first": first.isoformat(),
+            "last": last.isoformat(),
+            "days": days,
+            "month": days_in_month,
+        }
 
 
 def _usage_description(charge: ChargeLine, terms: CatalogTerms, language: str) -> str:
+    zone = _name(terms.zone_names, charge.zone_code, language) if charge.zone_kind != "home" else ""
     destination = _name(terms.class_names, charge.class_code, language)
-    out = charge.direction != "in"
-    if charge.service == "voice":
-        text = (
-            _("Calls to %(destination)s") % {"destination": destination}
-            if out and destination
-            else _("Calls made")
-            if out
-            else _("Calls received")
-        )
-    elif charge.service == "sms":
-        text = (
-            _("Texts to %(destination)s") % {"destination": destination}
-            if out and destination
-            else _("Texts sent")
-            if out
-            else _("Texts received")
-        )
-    else:
-        text = _("Mobile data")
-    if charge.zone_kind != "home":
-        text = _("%(usage)s, roaming in %(zone)s") % {
-            "usage": text,
-            "zone": _name(terms.zone_names, charge.zone_code, language),
-        }
-    return text
+    return _usage_wording(language, charge.service, charge.direction != "in", destination, zone)
+
+
+@lru_cache(maxsize=4096)
+def _usage_wording(language: str, service: str, out: bool, destination: str, zone: str) -> str:
+    with translation.override(language):
+        if service == "voice":
+            text = (
+                _("Calls to %(destination)s") % {"destination": destination}
+                if out and destination
+                else _("Calls made")
+                if out
+                else _("Calls received")
+            )
+        elif service == "sms":
+            text = (
+                _("Texts to %(destination)s") % {"destination": destination}
+                if out and destination
+                else _("Texts sent")
+                if out
+                else _("Texts received")
+            )
+        else:
+            text = _("Mobile data")
+        if zone:
+            text = _("%(usage)s, roaming in %(zone)s") % {"usage": text, "zone": zone}
+        return text
+
+
+@lru_cache(maxsize=16)
+def _credit_wording(language: str) -> str:
+    with translation.override(language):
+        return _("Credit from your wallet")
 
 
 _UNITS = {"voice": "seconds", "sms": "messages", "data": "kB"}
@@ -338,83 +362,81 @@ def compute_invoice(
     currency = facts.currency
     days_in_month = (end - start).days
     lines: list[DraftLine] = []
-    with translation.override(facts.language):
-        # The monthly fee: runs of consecutive days on one plan at one fee.
-        runs: list[list[tuple[date, str, int, CatalogTerms]]] = []
-        for item in fee_days(facts, catalog, start, end):
-            last = runs[-1][-1] if runs else None
-            if (
-                last is not None
-                and last[0] + _DAY == item[0]
-                and (last[1], last[2]) == (item[1], item[2])
-            ):
-                runs[-1].append(item)
-            else:
-                runs.append([item])
-        for run in runs:
-            first_day, plan, fee, terms = run[0]
-            amount = prorated_fee(fee, len(run), days_in_month)
-            if amount == 0:
-                continue
-            lines.append(
-                DraftLine(
-                    InvoiceKind.PLAN_FEE,
-                    _fee_description(
-                        _name(terms.plan_names, plan, facts.language),
-                        first_day,
-                        run[-1][0],
-                        len(run),
-                        days_in_month,
-                    ),
-                    amount,
-                    True,
-                    quantity=len(run),
-                    unit="days",
-                    period_start=first_day,
-                    period_end=run[-1][0],
-                )
+    # The monthly fee: runs of consecutive days on one plan at one fee.
+    runs: list[list[tuple[date, str, int, CatalogTerms]]] = []
+    for item in fee_days(facts, catalog, start, end):
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and last[0] + _DAY == item[0]
+            and (last[1], last[2]) == (item[1], item[2])
+        ):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    for run in runs:
+        first_day, plan, fee, terms = run[0]
+        amount = prorated_fee(fee, len(run), days_in_month)
+        if amount == 0:
+            continue
+        lines.append(
+            DraftLine(
+                InvoiceKind.PLAN_FEE,
+                _fee_description(
+                    facts.language,
+                    _name(terms.plan_names, plan, facts.language),
+                    first_day,
+                    run[-1][0],
+                    len(run),
+                    days_in_month,
+                ),
+                amount,
+                True,
+                quantity=len(run),
+                unit="days",
+                period_start=first_day,
+                period_end=run[-1][0],
             )
-        # Usage: one line per rated charge line, rounded once.
-        for charge in facts.charges:
-            if charge.currency != currency:
-                raise ValueError(
-                    f"line {facts.line_id}: a charge in {charge.currency}, not {currency}"
-                )
-            amount = to_minor_units(charge.charge, currency)
-            if amount == 0:
-                continue
-            lines.append(
-                DraftLine(
-                    InvoiceKind.USAGE,
-                    _usage_description(charge, terms_at_end, facts.language),
-                    amount,
-                    True,
-                    quantity=charge.charged,
-                    unit=_UNITS.get(charge.service, ""),
-                )
+        )
+    # Usage: one line per rated charge line, rounded once.
+    for charge in facts.charges:
+        if charge.currency != currency:
+            raise ValueError(f"line {facts.line_id}: a charge in {charge.currency}, not {currency}")
+        amount = to_minor_units(charge.charge, currency)
+        if amount == 0:
+            continue
+        lines.append(
+            DraftLine(
+                InvoiceKind.USAGE,
+                _usage_description(charge, terms_at_end, facts.language),
+                amount,
+                True,
+                quantity=charge.charged,
+                unit=_UNITS.get(charge.service, ""),
             )
-        # One-offs charged to the bill, outside VAT.
-        for one_off in facts.carrier:
-            lines.append(
-                DraftLine(
-                    InvoiceKind.DONATION if one_off.kind == "donation" else InvoiceKind.PURCHASE,
-                    one_off.description,
-                    one_off.amount_minor,
-                    False,
-                )
+        )
+    # One-offs charged to the bill, outside VAT.
+    for one_off in facts.carrier:
+        lines.append(
+            DraftLine(
+                InvoiceKind.DONATION if one_off.kind == "donation" else InvoiceKind.PURCHASE,
+                one_off.description,
+                one_off.amount_minor,
+                False,
             )
-        if not lines:
-            return None
-        taxable = sum(line.amount_minor for line in lines if line.vat_applies)
-        extras = sum(line.amount_minor for line in lines if not line.vat_applies)
-        vat = vat_of(taxable, terms_at_end.vat_rate, terms_at_end.tax_mode)
-        net = taxable - vat if terms_at_end.tax_mode == INCLUSIVE else taxable
-        due = net + vat + extras
-        applied = min(max(facts.wallet_minor, 0), due)
-        if applied:
-            lines.append(
-                DraftLine(InvoiceKind.CREDIT, _("Credit from your wallet"), -applied, False)
-            )
+        )
+    if not lines:
+        return None
+    taxable = sum(line.amount_minor for line in lines if line.vat_applies)
+    extras = sum(line.amount_minor for line in lines if not line.vat_applies)
+    vat = vat_of(taxable, terms_at_end.vat_rate, terms_at_end.tax_mode)
+    net = taxable - vat if terms_at_end.tax_mode == INCLUSIVE else taxable
+    due = net + vat + extras
+    applied = min(max(facts.wallet_minor, 0), due)
+    if applied:
+        lines.append(
+            DraftLine(InvoiceKind.CREDIT, _credit_wording(facts.language), -applied, False)
+        )
     return InvoiceDraft(
         line_id=facts.line_id,
         currency=currency,

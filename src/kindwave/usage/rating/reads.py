@@ -224,20 +224,30 @@ def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> 
 _CHARGE_ORDER = ("plan_code", "service", "direction", "zone_code", "class_code", "currency")
 
 
-def _charge_line(s: RatedUsageSummary) -> ChargeLine:
+_CHARGE_FIELDS = (
+    "plan_code", "service", "direction", "zone_code", "zone_kind", "class_code", "records",
+    "quantity", "included", "charged", "charge_units", "currency",
+)  # fmt: skip
+
+
+def _charge_line(
+    plan_code: str, service: str, direction: str, zone_code: str, zone_kind: str,
+    class_code: str, records: int, quantity: int, included: int, charged: int,
+    charge_units: int, currency: str,
+) -> ChargeLine:  # fmt: skip
     return ChargeLine(
-        plan_code=s.plan_code,
-        service=s.service,
-        direction=s.direction,
-        zone_code=s.zone_code,
-        zone_kind=s.zone_kind,
-        class_code=s.class_code or None,
-        records=s.records,
-        quantity=s.quantity,
-        included=s.included,
-        charged=s.charged,
-        charge=units_to_decimal(s.charge_units),
-        currency=s.currency,
+        plan_code=plan_code,
+        service=service,
+        direction=direction,
+        zone_code=zone_code,
+        zone_kind=zone_kind,
+        class_code=class_code or None,
+        records=records,
+        quantity=quantity,
+        included=included,
+        charged=charged,
+        charge=units_to_decimal(charge_units),
+        currency=currency,
     )
 
 
@@ -245,7 +255,7 @@ def cycle_charges(line: Line, cycle: str) -> list[ChargeLine]:
     """The line's future invoice lines for the cycle, from the database summaries."""
     cycle_bounds(cycle)
     summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(*_CHARGE_ORDER)
-    return [_charge_line(s) for s in summaries]
+    return [_charge_line(*row) for row in summaries.values_list(*_CHARGE_FIELDS)]
 
 
 def cycle_charges_for_lines(line_ids: Iterable[int], cycle: str) -> dict[int, list[ChargeLine]]:
@@ -256,8 +266,8 @@ def cycle_charges_for_lines(line_ids: Iterable[int], cycle: str) -> dict[int, li
     summaries = RatedUsageSummary.objects.filter(line_id__in=list(line_ids), cycle=cycle).order_by(
         "line_id", *_CHARGE_ORDER
     )
-    for s in summaries:
-        found.setdefault(s.line_id, []).append(_charge_line(s))
+    for line_id, *row in summaries.values_list("line_id", *_CHARGE_FIELDS):
+        found.setdefault(line_id, []).append(_charge_line(*row))
     return found
 
 
