@@ -45,6 +45,9 @@ def setup_django(database_url: str | None, work: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.conf import settings
+
+    settings.DEBUG = False  # as in production: Django's query log would format every param
 
 
 def main() -> None:
