@@ -169,22 +169,7 @@ def transfer_linked(key: str, legs: Sequence[Leg]) -> list[Transfer]:
     UUID (derived from ``key``) on all of them. If any leg is refused, nothing is written.
     Idempotent: the same key and legs again return the transfers already written; the same
     key with other legs (or another number of legs) raises ``IdempotencyConflict``."""
-    if not legs:
-        raise LedgerError(_("A linked transfer needs at least one leg."))
-    _check_key(key)
-    group = uuid.uuid5(_GROUP_NAMESPACE, key)
-    accounts = _accounts(legs)
-    prepared = [
-        _prepare(
-            f"{key}/{number}",
-            leg,
-            TransferState.POSTED,
-            group=group,
-            total=len(legs),
-            accounts=accounts,
-        )
-        for number, leg in enumerate(legs, start=1)
-    ]
+    group, prepared = _prepare_linked(key, legs, _accounts(legs))
     return _submit(prepared, group=group)
 
 
@@ -207,23 +192,10 @@ def transfer_batch(groups: Sequence[tuple[str, Sequence[Leg]]]) -> int:
     accounts = _accounts(legs_all)
     prepared: dict[uuid.UUID, list[_Prepared]] = {}
     for key, legs in groups:
-        if not legs:
-            raise LedgerError(_("A linked transfer needs at least one leg."))
-        _check_key(key)
-        group = uuid.uuid5(_GROUP_NAMESPACE, key)
+        group, items = _prepare_linked(key, legs, accounts)
         if group in prepared:
             raise LedgerError(_("The key %(key)s appears twice in the batch.") % {"key": key})
-        prepared[group] = [
-            _prepare(
-                f"{key}/{number}",
-                leg,
-                TransferState.POSTED,
-                group=group,
-                total=len(legs),
-                accounts=accounts,
-            )
-            for number, leg in enumerate(legs, start=1)
-        ]
+        prepared[group] = items
     with transaction.atomic():
         # Fast path: look for the batch's groups only; a key already taken outside its
         # group makes the insert fail (unique index), and then every key is looked at.
@@ -282,6 +254,27 @@ class _Prepared:
     reverses: Transfer | None = None
     group: uuid.UUID | None = None
     sha256: str = ""
+
+
+def _prepare_linked(
+    key: str, legs: Sequence[Leg], accounts: dict[str, Account]
+) -> tuple[uuid.UUID, list[_Prepared]]:
+    """A linked group's transfers: keys ``key/1``…, one group UUID derived from ``key``."""
+    if not legs:
+        raise LedgerError(_("A linked transfer needs at least one leg."))
+    _check_key(key)
+    group = uuid.uuid5(_GROUP_NAMESPACE, key)
+    return group, [
+        _prepare(
+            f"{key}/{number}",
+            leg,
+            TransferState.POSTED,
+            group=group,
+            total=len(legs),
+            accounts=accounts,
+        )
+        for number, leg in enumerate(legs, start=1)
+    ]
 
 
 def _check_currency(currency: str) -> None:

@@ -8,337 +8,807 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('causes', '0002_payouts'),
-        ('lines', '0001_initial'),
+        ("causes", "0002_payouts"),
+        ("lines", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BankStatement',
+            name="BankStatement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_name', models.CharField(max_length=255, verbose_name='file')),
-                ('source_sha256', models.CharField(max_length=64, unique=True, verbose_name='SHA-256')),
-                ('format', models.CharField(max_length=16, verbose_name='format')),
-                ('imported_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='imported at')),
-                ('entries', models.PositiveIntegerField(default=0, verbose_name='entries')),
-                ('matched', models.PositiveIntegerField(default=0, verbose_name='matched to invoices')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source_name", models.CharField(max_length=255, verbose_name="file")),
+                (
+                    "source_sha256",
+                    models.CharField(max_length=64, unique=True, verbose_name="SHA-256"),
+                ),
+                ("format", models.CharField(max_length=16, verbose_name="format")),
+                (
+                    "imported_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="imported at"
+                    ),
+                ),
+                ("entries", models.PositiveIntegerField(default=0, verbose_name="entries")),
+                (
+                    "matched",
+                    models.PositiveIntegerField(default=0, verbose_name="matched to invoices"),
+                ),
             ],
             options={
-                'verbose_name': 'bank statement',
-                'verbose_name_plural': 'bank statements',
-                'ordering': ['-imported_at'],
+                "verbose_name": "bank statement",
+                "verbose_name_plural": "bank statements",
+                "ordering": ["-imported_at"],
             },
         ),
         migrations.CreateModel(
-            name='BillRun',
+            name="BillRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cycle', models.CharField(max_length=7, unique=True, verbose_name='cycle')),
-                ('state', models.CharField(choices=[('running', 'Running'), ('complete', 'Complete')], max_length=10, verbose_name='state')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('rating_run_id', models.BigIntegerField(blank=True, null=True, verbose_name='rating run')),
-                ('lines_seen', models.PositiveIntegerField(default=0, verbose_name='lines considered')),
-                ('invoices_issued', models.PositiveIntegerField(default=0, verbose_name='invoices issued')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cycle", models.CharField(max_length=7, unique=True, verbose_name="cycle")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("running", "Running"), ("complete", "Complete")],
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="started at"
+                    ),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished at"),
+                ),
+                (
+                    "rating_run_id",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="rating run"),
+                ),
+                (
+                    "lines_seen",
+                    models.PositiveIntegerField(default=0, verbose_name="lines considered"),
+                ),
+                (
+                    "invoices_issued",
+                    models.PositiveIntegerField(default=0, verbose_name="invoices issued"),
+                ),
             ],
             options={
-                'verbose_name': 'bill run',
-                'verbose_name_plural': 'bill runs',
-                'ordering': ['-cycle'],
+                "verbose_name": "bill run",
+                "verbose_name_plural": "bill runs",
+                "ordering": ["-cycle"],
             },
         ),
         migrations.CreateModel(
-            name='CarrierBillingSetting',
+            name="CarrierBillingSetting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=True, verbose_name='charges to my bill allowed')),
-                ('monthly_limit_minor', models.PositiveIntegerField(blank=True, null=True, verbose_name='my monthly limit (minor units)')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated at')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='carrier_billing', to=settings.AUTH_USER_MODEL, verbose_name='subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "enabled",
+                    models.BooleanField(default=True, verbose_name="charges to my bill allowed"),
+                ),
+                (
+                    "monthly_limit_minor",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="my monthly limit (minor units)"
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="updated at"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="carrier_billing",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'carrier-billing setting',
-                'verbose_name_plural': 'carrier-billing settings',
+                "verbose_name": "carrier-billing setting",
+                "verbose_name_plural": "carrier-billing settings",
             },
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='number')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='numbering year')),
-                ('sequence', models.PositiveIntegerField(verbose_name='number in the year')),
-                ('cycle', models.CharField(max_length=7, verbose_name='cycle')),
-                ('customer_name', models.CharField(max_length=150, verbose_name='customer name')),
-                ('msisdn', models.CharField(max_length=16, verbose_name='number')),
-                ('language', models.CharField(max_length=8, verbose_name='language')),
-                ('issued_at', models.DateTimeField(verbose_name='issued at')),
-                ('issued_on', models.DateField(verbose_name='invoice date')),
-                ('due_on', models.DateField(verbose_name='due date')),
-                ('period_start', models.DateField(verbose_name='period start')),
-                ('period_end', models.DateField(verbose_name='period end')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('tax_mode', models.CharField(max_length=16, verbose_name='tax mode')),
-                ('vat_rate', models.DecimalField(decimal_places=4, max_digits=5, verbose_name='VAT rate')),
-                ('net_minor', models.BigIntegerField(verbose_name='telecom charges before VAT')),
-                ('vat_minor', models.BigIntegerField(verbose_name='VAT')),
-                ('extras_minor', models.BigIntegerField(default=0, verbose_name='one-offs outside VAT')),
-                ('credits_minor', models.BigIntegerField(default=0, verbose_name='credits')),
-                ('total_minor', models.BigIntegerField(verbose_name='total due')),
-                ('cause_share_minor', models.BigIntegerField(verbose_name='share given to the cause')),
-                ('status', models.CharField(choices=[('open', 'Unpaid'), ('paid', 'Paid')], default='open', max_length=8, verbose_name='status')),
-                ('paid_minor', models.BigIntegerField(default=0, verbose_name='paid so far')),
-                ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='paid at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('bill_run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='billing.billrun', verbose_name='bill run')),
-                ('cause', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='causes.cause', verbose_name='cause')),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='lines.line', verbose_name='line')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='lines.market', verbose_name='market')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to=settings.AUTH_USER_MODEL, verbose_name='subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="number")),
+                ("year", models.PositiveSmallIntegerField(verbose_name="numbering year")),
+                ("sequence", models.PositiveIntegerField(verbose_name="number in the year")),
+                ("cycle", models.CharField(max_length=7, verbose_name="cycle")),
+                ("customer_name", models.CharField(max_length=150, verbose_name="customer name")),
+                ("msisdn", models.CharField(max_length=16, verbose_name="number")),
+                ("language", models.CharField(max_length=8, verbose_name="language")),
+                ("issued_at", models.DateTimeField(verbose_name="issued at")),
+                ("issued_on", models.DateField(verbose_name="invoice date")),
+                ("due_on", models.DateField(verbose_name="due date")),
+                ("period_start", models.DateField(verbose_name="period start")),
+                ("period_end", models.DateField(verbose_name="period end")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("tax_mode", models.CharField(max_length=16, verbose_name="tax mode")),
+                (
+                    "vat_rate",
+                    models.DecimalField(decimal_places=4, max_digits=5, verbose_name="VAT rate"),
+                ),
+                ("net_minor", models.BigIntegerField(verbose_name="telecom charges before VAT")),
+                ("vat_minor", models.BigIntegerField(verbose_name="VAT")),
+                (
+                    "extras_minor",
+                    models.BigIntegerField(default=0, verbose_name="one-offs outside VAT"),
+                ),
+                ("credits_minor", models.BigIntegerField(default=0, verbose_name="credits")),
+                ("total_minor", models.BigIntegerField(verbose_name="total due")),
+                (
+                    "cause_share_minor",
+                    models.BigIntegerField(verbose_name="share given to the cause"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Unpaid"), ("paid", "Paid")],
+                        default="open",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                ("paid_minor", models.BigIntegerField(default=0, verbose_name="paid so far")),
+                ("paid_at", models.DateTimeField(blank=True, null=True, verbose_name="paid at")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="recorded at"
+                    ),
+                ),
+                (
+                    "bill_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="billing.billrun",
+                        verbose_name="bill run",
+                    ),
+                ),
+                (
+                    "cause",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="causes.cause",
+                        verbose_name="cause",
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to="lines.line",
+                        verbose_name="line",
+                    ),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="lines.market",
+                        verbose_name="market",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoices",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'invoice',
-                'verbose_name_plural': 'invoices',
-                'ordering': ['-issued_on', 'number'],
+                "verbose_name": "invoice",
+                "verbose_name_plural": "invoices",
+                "ordering": ["-issued_on", "number"],
             },
         ),
         migrations.CreateModel(
-            name='DunningStep',
+            name="DunningStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.CharField(choices=[('reminder', 'Reminder sent'), ('suspension', 'Line suspended'), ('reactivation', 'Line reactivated')], max_length=12, verbose_name='step')),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dunning', to='billing.invoice', verbose_name='invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "step",
+                    models.CharField(
+                        choices=[
+                            ("reminder", "Reminder sent"),
+                            ("suspension", "Line suspended"),
+                            ("reactivation", "Line reactivated"),
+                        ],
+                        max_length=12,
+                        verbose_name="step",
+                    ),
+                ),
+                ("at", models.DateTimeField(verbose_name="at")),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dunning",
+                        to="billing.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dunning step',
-                'verbose_name_plural': 'dunning steps',
-                'ordering': ['invoice', 'at'],
+                "verbose_name": "dunning step",
+                "verbose_name_plural": "dunning steps",
+                "ordering": ["invoice", "at"],
             },
         ),
         migrations.CreateModel(
-            name='CarrierCharge',
+            name="CarrierCharge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.UUIDField(unique=True, verbose_name='reference')),
-                ('client_key', models.CharField(max_length=120, verbose_name='client key')),
-                ('kind', models.CharField(choices=[('purchase', 'Purchase'), ('donation', 'Donation')], max_length=10, verbose_name='kind')),
-                ('merchant', models.CharField(blank=True, max_length=200, verbose_name='merchant')),
-                ('description', models.CharField(max_length=200, verbose_name='description')),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('state', models.CharField(choices=[('reserved', 'Awaiting confirmation'), ('confirmed', 'Confirmed'), ('cancelled', 'Cancelled')], max_length=10, verbose_name='state')),
-                ('reserved_at', models.DateTimeField(verbose_name='reserved at')),
-                ('settled_at', models.DateTimeField(blank=True, null=True, verbose_name='confirmed or cancelled at')),
-                ('cycle', models.CharField(blank=True, max_length=7, verbose_name='billed in cycle')),
-                ('cause', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='carrier_donations', to='causes.cause', verbose_name='cause')),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='carrier_charges', to='lines.line', verbose_name='line')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='carrier_charges', to=settings.AUTH_USER_MODEL, verbose_name='subscriber')),
-                ('invoice', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='carrier_charges', to='billing.invoice', verbose_name='invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reference", models.UUIDField(unique=True, verbose_name="reference")),
+                ("client_key", models.CharField(max_length=120, verbose_name="client key")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("purchase", "Purchase"), ("donation", "Donation")],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("merchant", models.CharField(blank=True, max_length=200, verbose_name="merchant")),
+                ("description", models.CharField(max_length=200, verbose_name="description")),
+                ("amount_minor", models.PositiveBigIntegerField(verbose_name="amount")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("reserved", "Awaiting confirmation"),
+                            ("confirmed", "Confirmed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("reserved_at", models.DateTimeField(verbose_name="reserved at")),
+                (
+                    "settled_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="confirmed or cancelled at"
+                    ),
+                ),
+                (
+                    "cycle",
+                    models.CharField(blank=True, max_length=7, verbose_name="billed in cycle"),
+                ),
+                (
+                    "cause",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="carrier_donations",
+                        to="causes.cause",
+                        verbose_name="cause",
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="carrier_charges",
+                        to="lines.line",
+                        verbose_name="line",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="carrier_charges",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="subscriber",
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="carrier_charges",
+                        to="billing.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'carrier-billing charge',
-                'verbose_name_plural': 'carrier-billing charges',
-                'ordering': ['-reserved_at'],
+                "verbose_name": "carrier-billing charge",
+                "verbose_name_plural": "carrier-billing charges",
+                "ordering": ["-reserved_at"],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='position')),
-                ('kind', models.CharField(choices=[('plan_fee', 'Plan fee'), ('usage', 'Usage'), ('purchase', 'Purchase charged to the bill'), ('donation', 'Donation charged to the bill'), ('credit', 'Credit')], max_length=10, verbose_name='kind')),
-                ('description', models.CharField(max_length=255, verbose_name='description')),
-                ('quantity', models.BigIntegerField(default=1, verbose_name='quantity')),
-                ('unit', models.CharField(blank=True, max_length=16, verbose_name='unit')),
-                ('period_start', models.DateField(blank=True, null=True, verbose_name='from')),
-                ('period_end', models.DateField(blank=True, null=True, verbose_name='to')),
-                ('amount_minor', models.BigIntegerField(verbose_name='amount')),
-                ('vat_applies', models.BooleanField(verbose_name='VAT applies')),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.invoice', verbose_name='invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="position")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("plan_fee", "Plan fee"),
+                            ("usage", "Usage"),
+                            ("purchase", "Purchase charged to the bill"),
+                            ("donation", "Donation charged to the bill"),
+                            ("credit", "Credit"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("description", models.CharField(max_length=255, verbose_name="description")),
+                ("quantity", models.BigIntegerField(default=1, verbose_name="quantity")),
+                ("unit", models.CharField(blank=True, max_length=16, verbose_name="unit")),
+                ("period_start", models.DateField(blank=True, null=True, verbose_name="from")),
+                ("period_end", models.DateField(blank=True, null=True, verbose_name="to")),
+                ("amount_minor", models.BigIntegerField(verbose_name="amount")),
+                ("vat_applies", models.BooleanField(verbose_name="VAT applies")),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'invoice line',
-                'verbose_name_plural': 'invoice lines',
-                'ordering': ['invoice', 'position'],
+                "verbose_name": "invoice line",
+                "verbose_name_plural": "invoice lines",
+                "ordering": ["invoice", "position"],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceSequence',
+            name="InvoiceSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(verbose_name='year')),
-                ('last_number', models.PositiveIntegerField(default=0, verbose_name='last number used')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='lines.market', verbose_name='market')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField(verbose_name="year")),
+                (
+                    "last_number",
+                    models.PositiveIntegerField(default=0, verbose_name="last number used"),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="lines.market",
+                        verbose_name="market",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'invoice sequence',
-                'verbose_name_plural': 'invoice sequences',
+                "verbose_name": "invoice sequence",
+                "verbose_name_plural": "invoice sequences",
             },
         ),
         migrations.CreateModel(
-            name='OperatingCost',
+            name="OperatingCost",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(max_length=7, verbose_name='quarter')),
-                ('kind', models.CharField(choices=[('wholesale', 'Host network wholesale cost'), ('operating', 'Other operating cost')], max_length=10, verbose_name='kind')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount')),
-                ('description', models.CharField(max_length=200, verbose_name='description')),
-                ('entered_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='entered at')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='entered by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period", models.CharField(max_length=7, verbose_name="quarter")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("wholesale", "Host network wholesale cost"),
+                            ("operating", "Other operating cost"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("amount_minor", models.PositiveBigIntegerField(verbose_name="amount")),
+                ("description", models.CharField(max_length=200, verbose_name="description")),
+                (
+                    "entered_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="entered at"
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="entered by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'operating cost',
-                'verbose_name_plural': 'operating costs',
-                'ordering': ['-period', 'currency'],
+                "verbose_name": "operating cost",
+                "verbose_name_plural": "operating costs",
+                "ordering": ["-period", "currency"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('bank', 'Bank transfer or direct debit'), ('card', 'Card')], max_length=8, verbose_name='provider')),
-                ('provider_ref', models.CharField(max_length=120, verbose_name='provider reference')),
-                ('amount_minor', models.BigIntegerField(verbose_name='amount')),
-                ('fee_minor', models.BigIntegerField(default=0, verbose_name='provider fee')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('state', models.CharField(choices=[('succeeded', 'Succeeded'), ('failed', 'Failed')], max_length=10, verbose_name='state')),
-                ('failure_reason', models.CharField(blank=True, max_length=200, verbose_name='failure reason')),
-                ('received_at', models.DateTimeField(verbose_name='received at')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='billing.invoice', verbose_name='invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("bank", "Bank transfer or direct debit"), ("card", "Card")],
+                        max_length=8,
+                        verbose_name="provider",
+                    ),
+                ),
+                (
+                    "provider_ref",
+                    models.CharField(max_length=120, verbose_name="provider reference"),
+                ),
+                ("amount_minor", models.BigIntegerField(verbose_name="amount")),
+                ("fee_minor", models.BigIntegerField(default=0, verbose_name="provider fee")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("succeeded", "Succeeded"), ("failed", "Failed")],
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                (
+                    "failure_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="failure reason"),
+                ),
+                ("received_at", models.DateTimeField(verbose_name="received at")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="recorded at"
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="billing.invoice",
+                        verbose_name="invoice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment',
-                'verbose_name_plural': 'payments',
-                'ordering': ['-received_at'],
+                "verbose_name": "payment",
+                "verbose_name_plural": "payments",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='BankEntry',
+            name="BankEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entry_ref', models.CharField(max_length=120, unique=True, verbose_name="bank's entry reference")),
-                ('booked_on', models.DateField(verbose_name='booked on')),
-                ('amount_minor', models.BigIntegerField(verbose_name='amount')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('remittance', models.CharField(blank=True, max_length=300, verbose_name='remittance information')),
-                ('problem', models.CharField(blank=True, max_length=200, verbose_name='why it is not matched')),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.bankstatement', verbose_name='statement')),
-                ('payment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='bank_entry', to='billing.payment', verbose_name='payment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "entry_ref",
+                    models.CharField(
+                        max_length=120, unique=True, verbose_name="bank's entry reference"
+                    ),
+                ),
+                ("booked_on", models.DateField(verbose_name="booked on")),
+                ("amount_minor", models.BigIntegerField(verbose_name="amount")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                (
+                    "remittance",
+                    models.CharField(
+                        blank=True, max_length=300, verbose_name="remittance information"
+                    ),
+                ),
+                (
+                    "problem",
+                    models.CharField(
+                        blank=True, max_length=200, verbose_name="why it is not matched"
+                    ),
+                ),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.bankstatement",
+                        verbose_name="statement",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bank_entry",
+                        to="billing.payment",
+                        verbose_name="payment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'bank statement entry',
-                'verbose_name_plural': 'bank statement entries',
-                'ordering': ['statement', 'booked_on', 'id'],
+                "verbose_name": "bank statement entry",
+                "verbose_name_plural": "bank statement entries",
+                "ordering": ["statement", "booked_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Pledge',
+            name="Pledge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(max_length=7, verbose_name='quarter')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('base', models.CharField(max_length=10, verbose_name='base')),
-                ('share', models.DecimalField(decimal_places=4, max_digits=5, verbose_name='share')),
-                ('rule', models.CharField(max_length=20, verbose_name='allocation rule')),
-                ('revenue_minor', models.BigIntegerField(verbose_name='revenue')),
-                ('wholesale_minor', models.BigIntegerField(verbose_name='wholesale cost')),
-                ('operating_minor', models.BigIntegerField(verbose_name='operating costs')),
-                ('base_minor', models.BigIntegerField(verbose_name='base amount')),
-                ('pledge_minor', models.BigIntegerField(verbose_name='pledge')),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='computed at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period", models.CharField(max_length=7, verbose_name="quarter")),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("base", models.CharField(max_length=10, verbose_name="base")),
+                (
+                    "share",
+                    models.DecimalField(decimal_places=4, max_digits=5, verbose_name="share"),
+                ),
+                ("rule", models.CharField(max_length=20, verbose_name="allocation rule")),
+                ("revenue_minor", models.BigIntegerField(verbose_name="revenue")),
+                ("wholesale_minor", models.BigIntegerField(verbose_name="wholesale cost")),
+                ("operating_minor", models.BigIntegerField(verbose_name="operating costs")),
+                ("base_minor", models.BigIntegerField(verbose_name="base amount")),
+                ("pledge_minor", models.BigIntegerField(verbose_name="pledge")),
+                (
+                    "computed_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="computed at"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'profit pledge',
-                'verbose_name_plural': 'profit pledges',
-                'ordering': ['-period', 'currency'],
-                'constraints': [models.UniqueConstraint(fields=('period', 'currency'), name='billing_pledge_unique')],
+                "verbose_name": "profit pledge",
+                "verbose_name_plural": "profit pledges",
+                "ordering": ["-period", "currency"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("period", "currency"), name="billing_pledge_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PledgeAllocation',
+            name="PledgeAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subscribers', models.PositiveIntegerField(verbose_name='subscribers who chose it')),
-                ('amount_minor', models.BigIntegerField(verbose_name='amount')),
-                ('cause', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='pledge_allocations', to='causes.cause', verbose_name='cause')),
-                ('pledge', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='allocations', to='billing.pledge', verbose_name='pledge')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "subscribers",
+                    models.PositiveIntegerField(verbose_name="subscribers who chose it"),
+                ),
+                ("amount_minor", models.BigIntegerField(verbose_name="amount")),
+                (
+                    "cause",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="pledge_allocations",
+                        to="causes.cause",
+                        verbose_name="cause",
+                    ),
+                ),
+                (
+                    "pledge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="allocations",
+                        to="billing.pledge",
+                        verbose_name="pledge",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'pledge allocation',
-                'verbose_name_plural': 'pledge allocations',
+                "verbose_name": "pledge allocation",
+                "verbose_name_plural": "pledge allocations",
             },
         ),
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(fields=['owner', '-issued_on'], name='billing_invoice_owner_idx'),
+            model_name="invoice",
+            index=models.Index(fields=["owner", "-issued_on"], name="billing_invoice_owner_idx"),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('line', 'cycle'), name='billing_invoice_line_cycle'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                fields=("line", "cycle"), name="billing_invoice_line_cycle"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('market', 'year', 'sequence'), name='billing_invoice_sequence_unique'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                fields=("market", "year", "sequence"), name="billing_invoice_sequence_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('total_minor', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('net_minor'), '+', models.F('vat_minor')), '+', models.F('extras_minor')), '+', models.F('credits_minor')))), name='billing_invoice_total_adds_up'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total_minor",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                django.db.models.expressions.CombinedExpression(
+                                    models.F("net_minor"), "+", models.F("vat_minor")
+                                ),
+                                "+",
+                                models.F("extras_minor"),
+                            ),
+                            "+",
+                            models.F("credits_minor"),
+                        ),
+                    )
+                ),
+                name="billing_invoice_total_adds_up",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.CheckConstraint(condition=models.Q(('credits_minor__lte', 0)), name='billing_credits_le_0'),
+            model_name="invoice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("credits_minor__lte", 0)), name="billing_credits_le_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dunningstep',
-            constraint=models.UniqueConstraint(fields=('invoice', 'step'), name='billing_dunning_unique'),
+            model_name="dunningstep",
+            constraint=models.UniqueConstraint(
+                fields=("invoice", "step"), name="billing_dunning_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='carriercharge',
-            index=models.Index(fields=['line', 'state', 'cycle'], name='billing_charge_cycle_idx'),
+            model_name="carriercharge",
+            index=models.Index(fields=["line", "state", "cycle"], name="billing_charge_cycle_idx"),
         ),
         migrations.AddConstraint(
-            model_name='carriercharge',
-            constraint=models.UniqueConstraint(fields=('owner', 'client_key'), name='billing_charge_client_key_unique'),
+            model_name="carriercharge",
+            constraint=models.UniqueConstraint(
+                fields=("owner", "client_key"), name="billing_charge_client_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='carriercharge',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='billing_charge_gt_0'),
+            model_name="carriercharge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_minor__gt", 0)), name="billing_charge_gt_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='carriercharge',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('cause__isnull', False), ('kind', 'donation')), models.Q(('cause__isnull', True), ('kind', 'purchase')), _connector='OR'), name='billing_charge_donation_has_cause'),
+            model_name="carriercharge",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("cause__isnull", False), ("kind", "donation")),
+                    models.Q(("cause__isnull", True), ("kind", "purchase")),
+                    _connector="OR",
+                ),
+                name="billing_charge_donation_has_cause",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoiceline',
-            constraint=models.UniqueConstraint(fields=('invoice', 'position'), name='billing_line_unique'),
+            model_name="invoiceline",
+            constraint=models.UniqueConstraint(
+                fields=("invoice", "position"), name="billing_line_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoicesequence',
-            constraint=models.UniqueConstraint(fields=('market', 'year'), name='billing_sequence_unique'),
+            model_name="invoicesequence",
+            constraint=models.UniqueConstraint(
+                fields=("market", "year"), name="billing_sequence_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(fields=('provider', 'provider_ref'), name='billing_payment_ref_unique'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "provider_ref"), name="billing_payment_ref_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='billing_payment_gt_0'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_minor__gt", 0)), name="billing_payment_gt_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('fee_minor__gte', 0)), name='billing_payment_fee_ge_0'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("fee_minor__gte", 0)), name="billing_payment_fee_ge_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pledgeallocation',
-            constraint=models.UniqueConstraint(fields=('pledge', 'cause'), name='billing_allocation_unique'),
+            model_name="pledgeallocation",
+            constraint=models.UniqueConstraint(
+                fields=("pledge", "cause"), name="billing_allocation_unique"
+            ),
         ),
     ]

@@ -297,24 +297,16 @@ def _usage_description(charge: ChargeLine, terms: CatalogTerms, language: str) -
 @lru_cache(maxsize=4096)
 def _usage_wording(language: str, service: str, out: bool, destination: str, zone: str) -> str:
     with translation.override(language):
-        if service == "voice":
-            text = (
-                _("Calls to %(destination)s") % {"destination": destination}
-                if out and destination
-                else _("Calls made")
-                if out
-                else _("Calls received")
-            )
-        elif service == "sms":
-            text = (
-                _("Texts to %(destination)s") % {"destination": destination}
-                if out and destination
-                else _("Texts sent")
-                if out
-                else _("Texts received")
-            )
-        else:
+        voice = service == "voice"
+        if service not in ("voice", "sms"):
             text = _("Mobile data")
+        elif not out:
+            text = _("Calls received") if voice else _("Texts received")
+        elif destination:
+            wording = _("Calls to %(destination)s") if voice else _("Texts to %(destination)s")
+            text = wording % {"destination": destination}
+        else:
+            text = _("Calls made") if voice else _("Texts sent")
         if zone:
             text = _("%(usage)s, roaming in %(zone)s") % {"usage": text, "zone": zone}
         return text

@@ -6,43 +6,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('causes', '0001_initial'),
+        ("causes", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PayoutBatch',
+            name="PayoutBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=80, unique=True, verbose_name='run key')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('threshold_minor', models.PositiveBigIntegerField(verbose_name='threshold (minor units)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=80, unique=True, verbose_name="run key")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "threshold_minor",
+                    models.PositiveBigIntegerField(verbose_name="threshold (minor units)"),
+                ),
             ],
             options={
-                'verbose_name': 'payout batch',
-                'verbose_name_plural': 'payout batches',
-                'ordering': ['-created_at'],
+                "verbose_name": "payout batch",
+                "verbose_name_plural": "payout batches",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Payout',
+            name="Payout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(max_length=3, verbose_name='currency')),
-                ('amount_minor', models.PositiveBigIntegerField(verbose_name='amount')),
-                ('reference', models.CharField(max_length=40, unique=True, verbose_name='payment reference')),
-                ('transfer_key', models.CharField(max_length=200, unique=True, verbose_name='ledger transfer')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('cause', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payouts', to='causes.cause', verbose_name='cause')),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payouts', to='causes.payoutbatch', verbose_name='batch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3, verbose_name="currency")),
+                ("amount_minor", models.PositiveBigIntegerField(verbose_name="amount")),
+                (
+                    "reference",
+                    models.CharField(max_length=40, unique=True, verbose_name="payment reference"),
+                ),
+                (
+                    "transfer_key",
+                    models.CharField(max_length=200, unique=True, verbose_name="ledger transfer"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "cause",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payouts",
+                        to="causes.cause",
+                        verbose_name="cause",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payouts",
+                        to="causes.payoutbatch",
+                        verbose_name="batch",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payout',
-                'verbose_name_plural': 'payouts',
-                'ordering': ['-created_at', 'cause'],
-                'constraints': [models.UniqueConstraint(fields=('batch', 'cause', 'currency'), name='causes_payout_unique'), models.CheckConstraint(condition=models.Q(('amount_minor__gt', 0)), name='causes_payout_gt_0')],
+                "verbose_name": "payout",
+                "verbose_name_plural": "payouts",
+                "ordering": ["-created_at", "cause"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("batch", "cause", "currency"), name="causes_payout_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_minor__gt", 0)), name="causes_payout_gt_0"
+                    ),
+                ],
             },
         ),
     ]

@@ -4,27 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0001_initial'),
+        ("ledger", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Verification',
+            name="Verification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checked_at', models.DateTimeField(verbose_name='checked at')),
-                ('ok', models.BooleanField(verbose_name='verifies')),
-                ('accounts', models.PositiveIntegerField(verbose_name='accounts checked')),
-                ('transfers', models.PositiveBigIntegerField(verbose_name='transfers checked')),
-                ('mismatches', models.PositiveIntegerField(verbose_name='accounts with wrong totals')),
-                ('currencies', models.JSONField(verbose_name='totals per currency')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("checked_at", models.DateTimeField(verbose_name="checked at")),
+                ("ok", models.BooleanField(verbose_name="verifies")),
+                ("accounts", models.PositiveIntegerField(verbose_name="accounts checked")),
+                ("transfers", models.PositiveBigIntegerField(verbose_name="transfers checked")),
+                (
+                    "mismatches",
+                    models.PositiveIntegerField(verbose_name="accounts with wrong totals"),
+                ),
+                ("currencies", models.JSONField(verbose_name="totals per currency")),
             ],
             options={
-                'verbose_name': 'ledger verification',
-                'verbose_name_plural': 'ledger verifications',
-                'ordering': ['-checked_at', '-id'],
+                "verbose_name": "ledger verification",
+                "verbose_name_plural": "ledger verifications",
+                "ordering": ["-checked_at", "-id"],
             },
         ),
     ]
