@@ -308,6 +308,16 @@ class TestRefusals:
         with pytest.raises(BillRunError, match="rated again"):
             run_bill_run(CYCLE)
 
+    def test_contradictory_facts_stop_the_run_with_the_line_named(
+        self, three_lines: list[Line]
+    ) -> None:
+        rate(usage={three_lines[0]: [("voice", "1.5")]})
+        RatedUsageSummary.objects.update(currency="EUR")  # a GB line charged in euros
+        with pytest.raises(BillRunError, match=f"Line {three_lines[0].pk} cannot be billed"):
+            run_bill_run(CYCLE)
+        assert not Invoice.objects.exists()
+        assert not Transfer.objects.exists()
+
 
 def fail_after_first_batch(monkeypatch) -> None:
     real = ledger.transfer_batch

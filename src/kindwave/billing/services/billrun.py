@@ -363,12 +363,18 @@ def _write_batch(
         for row in todo:
             code = chart.wallet(row.owner_id, row.currency).code
             line_facts = facts[row.line_id]
-            draft = compute_invoice(
-                replace(line_facts, wallet_minor=wallets.get(code, 0)),
-                cycle,
-                catalogs[row.market_id],
-                share_percent=share_percent,
-            )
+            try:
+                draft = compute_invoice(
+                    replace(line_facts, wallet_minor=wallets.get(code, 0)),
+                    cycle,
+                    catalogs[row.market_id],
+                    share_percent=share_percent,
+                )
+            except ValueError as error:
+                raise BillRunError(
+                    _("Line %(line)s cannot be billed: %(error)s")
+                    % {"line": row.line_id, "error": error}
+                ) from None
             if draft is None:
                 continue
             wallets[code] = wallets.get(code, 0) + draft.credits_minor
