@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import cast
 
 from django.conf import settings
@@ -291,23 +292,42 @@ def _read_batch(cycle: str, line_ids: Sequence[int]) -> tuple[list[_LineRow], di
 def _legs(draft: InvoiceDraft, row: _LineRow, cycle: str) -> list[Leg]:
     """The invoice's ledger legs (docs/billing-rules.md, "Ledger postings")."""
     currency = draft.currency
-    receivables = chart.receivables(currency).code
+    receivables, revenue, vat, unbilled, expense = _market_accounts(row.market_code, currency)
     description = f"bill {cycle}"
     legs = [
-        Leg(receivables, chart.revenue(currency).code, draft.net_minor, currency,
-            "invoice-revenue", description),
-        Leg(receivables, chart.vat_payable(row.market_code, currency).code, draft.vat_minor,
-            currency, "invoice-vat", description),
-        Leg(receivables, chart.unbilled(currency).code, draft.extras_minor, currency,
-            "invoice-extras", description),
+        Leg(receivables, revenue, draft.net_minor, currency, "invoice-revenue", description),
+        Leg(receivables, vat, draft.vat_minor, currency, "invoice-vat", description),
+        Leg(receivables, unbilled, draft.extras_minor, currency, "invoice-extras", description),
         Leg(chart.wallet(row.owner_id, currency).code, receivables, -draft.credits_minor,
             currency, "wallet-credit", description),
-        Leg(chart.cause_share(currency).code, _share_account(draft.cause_id, currency).code,
-            draft.cause_share_minor, currency, "bill-share", description),
+        Leg(expense, _share_account(draft.cause_id, currency).code, draft.cause_share_minor,
+            currency, "bill-share", description),
     ]  # fmt: skip
     return [leg for leg in legs if leg.amount > 0]
 
 
+@lru_cache(maxsize=64)
+def _market_names(market_code: str, currency: str) -> tuple[chart.AccountName, ...]:
+    """The operator's accounts every invoice of a market posts to (receivables, revenue,
+    VAT, unbilled, cause-share expense), named once per run rather than per invoice."""
+    return (
+        chart.receivables(currency),
+        chart.revenue(currency),
+        chart.vat_payable(market_code, currency),
+        chart.unbilled(currency),
+        chart.cause_share(currency),
+    )
+
+
+@lru_cache(maxsize=64)
+def _market_accounts(market_code: str, currency: str) -> tuple[str, str, str, str, str]:
+    receivables, revenue, vat, unbilled, expense = (
+        name.code for name in _market_names(market_code, currency)
+    )
+    return receivables, revenue, vat, unbilled, expense
+
+
+@lru_cache(maxsize=4096)
 def _share_account(cause_id: int | None, currency: str) -> chart.AccountName:
     return chart.foundation(currency) if cause_id is None else chart.cause(cause_id, currency)
 
@@ -458,17 +478,10 @@ def _ensure_accounts(
 ) -> None:
     """Open (idempotently, outside the batch's transaction) the accounts the batch may
     post to; ``ensured`` remembers those already opened in this run."""
-    names: list[chart.AccountName] = []
+    names: set[chart.AccountName] = set()
     for row in rows:
-        currency = row.currency
-        names += [
-            chart.receivables(currency),
-            chart.revenue(currency),
-            chart.vat_payable(row.market_code, currency),
-            chart.unbilled(currency),
-            chart.cause_share(currency),
-            _share_account(cause_at(facts[row.line_id].causes, end), currency),
-        ]
+        names.update(_market_names(row.market_code, row.currency))
+        names.add(_share_account(cause_at(facts[row.line_id].causes, end), row.currency))
     fresh = {name.code: name for name in names if name.code not in ensured}
     if fresh:
         chart.ensure(*fresh.values())

@@ -149,15 +149,22 @@ def cause_share(net_minor: int, percent: int) -> int:
 def vat_of(gross_or_net: int, rate: Decimal, tax_mode: str) -> int:
     """The invoice's VAT, rounded once, half-even: ``gross * r / (1 + r)`` when prices
     include VAT, ``net * r`` when they exclude it."""
-    r = Fraction(rate)
+    r = _exact(rate)
     if tax_mode == INCLUSIVE:
         return half_even(gross_or_net * r / (1 + r))
     return half_even(gross_or_net * r)
 
 
+@lru_cache(maxsize=64)
+def _exact(rate: Decimal) -> Fraction:
+    return Fraction(rate)
+
+
 def prorated_fee(fee_minor: int, days: int, days_in_month: int) -> int:
     """``fee * days / days in the month``, exact, rounded once half-even (the rounding
     ``usage.services.to_minor_units`` applies to every invoice line)."""
+    if days == days_in_month:
+        return fee_minor
     return half_even(Fraction(fee_minor * days, days_in_month))
 
 
