@@ -38,7 +38,7 @@ from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import balance
 from kindwave.ledger.services import Leg
-from kindwave.lib.bulk import insert_rows
+from kindwave.lib.bulk import ids_in, insert_rows
 from kindwave.lines.models import (
     CatalogVersion,
     CauseChoice,
@@ -220,10 +220,11 @@ class _LineRow:
 
 def _read_batch(cycle: str, line_ids: Sequence[int]) -> tuple[list[_LineRow], dict[int, LineFacts]]:
     """The batch's lines and their facts (wallet balances are read later, under lock)."""
+    batch = ids_in(line_ids)
     rows = [
         _LineRow(pk, market_id, code, currency, owner_id, full_name or email, msisdn, language)
         for pk, market_id, code, currency, owner_id, full_name, email, msisdn, language in (
-            Line.objects.filter(pk__in=line_ids).values_list(
+            Line.objects.filter(pk__in=batch).values_list(
                 "pk",
                 "market_id",
                 "market__code",
@@ -238,25 +239,25 @@ def _read_batch(cycle: str, line_ids: Sequence[int]) -> tuple[list[_LineRow], di
     ]
     states: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for line_id, at, to_state in (
-        LineStateChange.objects.filter(line_id__in=line_ids)
+        LineStateChange.objects.filter(line_id__in=batch)
         .order_by("line_id", "at", "pk")
         .values_list("line_id", "at", "to_state")
     ):
         states[line_id].append((at, to_state))
     subscriptions: dict[int, list[tuple[datetime, datetime | None, str]]] = defaultdict(list)
     for line_id, valid_from, valid_to, plan_code in PlanSubscription.objects.filter(
-        line_id__in=line_ids
+        line_id__in=batch
     ).values_list("line_id", "valid_from", "valid_to", "plan_code"):
         subscriptions[line_id].append((valid_from, valid_to, plan_code))
     causes: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
-    for line_id, valid_from, cause_id in CauseChoice.objects.filter(
-        line_id__in=line_ids
-    ).values_list("line_id", "valid_from", "cause_id"):
+    for line_id, valid_from, cause_id in CauseChoice.objects.filter(line_id__in=batch).values_list(
+        "line_id", "valid_from", "cause_id"
+    ):
         causes[line_id].append((valid_from, cause_id))
     charges = usage.cycle_charges_for_lines(line_ids, cycle)
     carrier: dict[int, list[CarrierFact]] = defaultdict(list)
     for charge in CarrierCharge.objects.filter(
-        line_id__in=line_ids,
+        line_id__in=batch,
         state=CarrierCharge.State.CONFIRMED,
         cycle=cycle,
         invoice__isnull=True,
@@ -359,16 +360,11 @@ def _write_batch(
         if row.market_id not in catalogs:
             catalogs[row.market_id] = catalog_terms(row.market_id, end)
     _ensure_accounts(rows, facts, end, ensured)
-    billing = cast("dict[str, int]", settings.BILLING)
-    share_percent = billing["CAUSE_SHARE_PERCENT"]
-    issued_on = end.date()
-    due_on = issued_on + timedelta(days=billing["PAYMENT_TERMS_DAYS"])
-    now = timezone.now()
     with transaction.atomic():
         # One writer per cycle at a time: a second runner waits here, then sees our lines.
         BillRun.objects.select_for_update().filter(pk=run.pk).first()
         done = set(
-            Invoice.objects.filter(cycle=cycle, line_id__in=line_ids).values_list(
+            Invoice.objects.filter(cycle=cycle, line_id__in=ids_in(line_ids)).values_list(
                 "line_id", flat=True
             )
         )
@@ -379,58 +375,10 @@ def _write_batch(
             code: balance(account) - account.debits_pending
             for code, account in ledger.lock_accounts(wallet_codes, missing_ok=True).items()
         }
-        drafts: list[tuple[_LineRow, InvoiceDraft]] = []
-        for row in todo:
-            code = chart.wallet(row.owner_id, row.currency).code
-            line_facts = facts[row.line_id]
-            try:
-                draft = compute_invoice(
-                    replace(line_facts, wallet_minor=wallets.get(code, 0)),
-                    cycle,
-                    catalogs[row.market_id],
-                    share_percent=share_percent,
-                )
-            except ValueError as error:
-                raise BillRunError(
-                    _("Line %(line)s cannot be billed: %(error)s")
-                    % {"line": row.line_id, "error": error}
-                ) from None
-            if draft is None:
-                continue
-            wallets[code] = wallets.get(code, 0) + draft.credits_minor
-            drafts.append((row, draft))
+        drafts = _drafts(todo, facts, wallets, cycle, catalogs)
         if not drafts:
             return 0
-        numbers = _allocate_numbers([row for row, _draft in drafts], issued_on.year)
-        invoice_rows = []
-        for (row, draft), sequence in zip(drafts, numbers, strict=True):
-            paid = draft.total_minor == 0
-            invoice_rows.append(
-                (
-                    f"{row.market_code}-{issued_on.year}-{sequence:06d}", row.market_id,
-                    issued_on.year, sequence, run.pk, cycle, row.line_id, row.owner_id,
-                    row.customer_name[:150], row.msisdn, draft.language, end, issued_on,
-                    due_on, draft.period_start, draft.period_end, draft.currency,
-                    draft.tax_mode, draft.vat_rate, draft.net_minor, draft.vat_minor,
-                    draft.extras_minor, draft.credits_minor, draft.total_minor,
-                    draft.cause_id, draft.cause_share_minor,
-                    Invoice.Status.PAID if paid else Invoice.Status.OPEN, 0,
-                    end if paid else None, now,
-                )
-            )  # fmt: skip
-        insert_rows(Invoice, _INVOICE_COLUMNS, invoice_rows)
-        ids = dict(
-            Invoice.objects.filter(
-                cycle=cycle, line_id__in=[row.line_id for row, _draft in drafts]
-            ).values_list("line_id", "pk")
-        )
-        line_rows = [
-            (ids[row.line_id], position, item.kind, item.description[:255], item.quantity,
-             item.unit, item.period_start, item.period_end, item.amount_minor, item.vat_applies)
-            for row, draft in drafts
-            for position, item in enumerate(draft.lines, start=1)
-        ]  # fmt: skip
-        insert_rows(InvoiceLine, _LINE_COLUMNS, line_rows)
+        ids = _insert_invoices(run, cycle, end, drafts)
         for row, _draft in drafts:
             charge_ids = [fact.charge_id for fact in facts[row.line_id].carrier]
             if charge_ids:
@@ -449,6 +397,79 @@ def _write_batch(
             invoices_issued=models.F("invoices_issued") + len(drafts)
         )
     return len(drafts)
+
+
+def _drafts(
+    todo: list[_LineRow],
+    facts: dict[int, LineFacts],
+    wallets: dict[str, int],
+    cycle: str,
+    catalogs: dict[int, list[CatalogTerms]],
+) -> list[tuple[_LineRow, InvoiceDraft]]:
+    """The batch's invoice drafts, in billing order; ``wallets`` (code → credit available)
+    is spent as it goes, so a subscriber's several lines share one wallet."""
+    share_percent = cast("dict[str, int]", settings.BILLING)["CAUSE_SHARE_PERCENT"]
+    drafts: list[tuple[_LineRow, InvoiceDraft]] = []
+    for row in todo:
+        code = chart.wallet(row.owner_id, row.currency).code
+        try:
+            draft = compute_invoice(
+                replace(facts[row.line_id], wallet_minor=wallets.get(code, 0)),
+                cycle,
+                catalogs[row.market_id],
+                share_percent=share_percent,
+            )
+        except ValueError as error:
+            raise BillRunError(
+                _("Line %(line)s cannot be billed: %(error)s")
+                % {"line": row.line_id, "error": error}
+            ) from None
+        if draft is not None:
+            wallets[code] = wallets.get(code, 0) + draft.credits_minor
+            drafts.append((row, draft))
+    return drafts
+
+
+def _insert_invoices(
+    run: BillRun, cycle: str, end: datetime, drafts: list[tuple[_LineRow, InvoiceDraft]]
+) -> dict[int, int]:
+    """Number the drafts and insert them with their lines; returns line id → invoice id."""
+    issued_on = end.date()
+    due_on = issued_on + timedelta(
+        days=cast("dict[str, int]", settings.BILLING)["PAYMENT_TERMS_DAYS"]
+    )
+    now = timezone.now()
+    numbers = _allocate_numbers([row for row, _draft in drafts], issued_on.year)
+    invoice_rows = []
+    for (row, draft), sequence in zip(drafts, numbers, strict=True):
+        paid = draft.total_minor == 0
+        invoice_rows.append(
+            (
+                f"{row.market_code}-{issued_on.year}-{sequence:06d}", row.market_id,
+                issued_on.year, sequence, run.pk, cycle, row.line_id, row.owner_id,
+                row.customer_name[:150], row.msisdn, draft.language, end, issued_on,
+                due_on, draft.period_start, draft.period_end, draft.currency,
+                draft.tax_mode, draft.vat_rate, draft.net_minor, draft.vat_minor,
+                draft.extras_minor, draft.credits_minor, draft.total_minor,
+                draft.cause_id, draft.cause_share_minor,
+                Invoice.Status.PAID if paid else Invoice.Status.OPEN, 0,
+                end if paid else None, now,
+            )
+        )  # fmt: skip
+    insert_rows(Invoice, _INVOICE_COLUMNS, invoice_rows)
+    ids = dict(
+        Invoice.objects.filter(
+            cycle=cycle, line_id__in=ids_in([row.line_id for row, _draft in drafts])
+        ).values_list("line_id", "pk")
+    )
+    line_rows = [
+        (ids[row.line_id], position, item.kind, item.description[:255], item.quantity,
+         item.unit, item.period_start, item.period_end, item.amount_minor, item.vat_applies)
+        for row, draft in drafts
+        for position, item in enumerate(draft.lines, start=1)
+    ]  # fmt: skip
+    insert_rows(InvoiceLine, _LINE_COLUMNS, line_rows)
+    return ids
 
 
 def _allocate_numbers(rows: list[_LineRow], year: int) -> list[int]:

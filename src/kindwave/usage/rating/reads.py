@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from kindwave.lib.bulk import ids_in
 from kindwave.lines.models import Line
 from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun
 from kindwave.usage.rating import store
@@ -263,9 +264,9 @@ def cycle_charges_for_lines(line_ids: Iterable[int], cycle: str) -> dict[int, li
     time): line id → its charge lines, in the same order; lines without usage are absent."""
     cycle_bounds(cycle)
     found: dict[int, list[ChargeLine]] = {}
-    summaries = RatedUsageSummary.objects.filter(line_id__in=list(line_ids), cycle=cycle).order_by(
-        "line_id", *_CHARGE_ORDER
-    )
+    summaries = RatedUsageSummary.objects.filter(
+        line_id__in=ids_in(list(line_ids)), cycle=cycle
+    ).order_by("line_id", *_CHARGE_ORDER)
     for line_id, *row in summaries.values_list("line_id", *_CHARGE_FIELDS):
         found.setdefault(line_id, []).append(_charge_line(*row))
     return found
