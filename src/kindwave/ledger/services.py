@@ -14,12 +14,12 @@ with another payload raises :class:`IdempotencyConflict`. Bad input raises
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kindwave.ledger.models import Account, AccountKind, Transfer, TransferState, Verification
+from kindwave.lib.bulk import insert_rows
 
 #: The largest single amount, in minor units (10 trillion pounds): keeps every running
 #: total far inside a signed 64-bit integer.
@@ -168,23 +169,70 @@ def transfer_linked(key: str, legs: Sequence[Leg]) -> list[Transfer]:
     UUID (derived from ``key``) on all of them. If any leg is refused, nothing is written.
     Idempotent: the same key and legs again return the transfers already written; the same
     key with other legs (or another number of legs) raises ``IdempotencyConflict``."""
-    if not legs:
-        raise LedgerError(_("A linked transfer needs at least one leg."))
-    _check_key(key)
-    group = uuid.uuid5(_GROUP_NAMESPACE, key)
-    accounts = _accounts(legs)
-    prepared = [
-        _prepare(
-            f"{key}/{number}",
-            leg,
-            TransferState.POSTED,
-            group=group,
-            total=len(legs),
-            accounts=accounts,
-        )
-        for number, leg in enumerate(legs, start=1)
-    ]
+    group, prepared = _prepare_linked(key, legs, _accounts(legs))
     return _submit(prepared, group=group)
+
+
+def transfer_batch(groups: Sequence[tuple[str, Sequence[Leg]]]) -> int:
+    """Post many linked groups at once: each ``(key, legs)`` exactly as
+    :func:`transfer_linked` would (keys ``key/1``…, one ``group`` UUID, the same validation,
+    the same payload hashes), inside the caller's transaction when there is one.
+
+    Promises: every group is validated before anything is written (a refused leg raises
+    ``LedgerError`` and nothing of the batch is written); a group already written with the
+    same legs is skipped (idempotent replay); a key written with other legs raises
+    ``IdempotencyConflict`` and nothing is written. The accounts are locked once, in id
+    order; the rows go in with multi-row INSERTs and every account's totals move in one
+    UPDATE. Returns the number of transfers newly written. For bulk callers (the bill
+    run); the result is the same as calling :func:`transfer_linked` group by group.
+    """
+    if not groups:
+        return 0
+    legs_all = [leg for _key, legs in groups for leg in legs]
+    accounts = _accounts(legs_all)
+    prepared: dict[uuid.UUID, list[_Prepared]] = {}
+    for key, legs in groups:
+        group, items = _prepare_linked(key, legs, accounts)
+        if group in prepared:
+            raise LedgerError(_("The key %(key)s appears twice in the batch.") % {"key": key})
+        prepared[group] = items
+    with transaction.atomic():
+        # Fast path: look for the batch's groups only; a key already taken outside its
+        # group makes the insert fail (unique index), and then every key is looked at.
+        fresh = _fresh(prepared, _existing_in_batch(prepared, by_key=False))
+        if not fresh:
+            return 0
+        lock_accounts(
+            sorted({item.debit.code for item in fresh} | {item.credit.code for item in fresh})
+        )
+        try:
+            with transaction.atomic():
+                _insert_transfers(fresh)
+        except IntegrityError:
+            fresh = _fresh(prepared, _existing_in_batch(prepared, by_key=True))
+            _insert_transfers(fresh)
+        deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for item in fresh:
+            deltas[item.debit.pk]["debits_posted"] += item.amount
+            deltas[item.credit.pk]["credits_posted"] += item.amount
+        _move_totals(deltas)
+    return len(fresh)
+
+
+def lock_accounts(codes: Iterable[str], *, missing_ok: bool = False) -> dict[str, Account]:
+    """Lock the accounts named ``codes`` (``select_for_update``, in id order, so that two
+    writers never wait on each other in a cycle) and return them by code, as stored now.
+    Must run inside the caller's transaction; an unknown code raises ``LedgerError``
+    unless ``missing_ok`` (then it is simply absent from the result)."""
+    wanted = set(codes)
+    found = {
+        account.code: account
+        for account in Account.objects.select_for_update().filter(code__in=wanted).order_by("pk")
+    }
+    missing = sorted(wanted - found.keys())
+    if missing and not missing_ok:
+        raise LedgerError(_("There is no ledger account %(code)s.") % {"code": missing[0]})
+    return found
 
 
 # --- Internals ---------------------------------------------------------------------------
@@ -206,6 +254,27 @@ class _Prepared:
     reverses: Transfer | None = None
     group: uuid.UUID | None = None
     sha256: str = ""
+
+
+def _prepare_linked(
+    key: str, legs: Sequence[Leg], accounts: dict[str, Account]
+) -> tuple[uuid.UUID, list[_Prepared]]:
+    """A linked group's transfers: keys ``key/1``…, one group UUID derived from ``key``."""
+    if not legs:
+        raise LedgerError(_("A linked transfer needs at least one leg."))
+    _check_key(key)
+    group = uuid.uuid5(_GROUP_NAMESPACE, key)
+    return group, [
+        _prepare(
+            f"{key}/{number}",
+            leg,
+            TransferState.POSTED,
+            group=group,
+            total=len(legs),
+            accounts=accounts,
+        )
+        for number, leg in enumerate(legs, start=1)
+    ]
 
 
 def _check_currency(currency: str) -> None:
@@ -306,9 +375,34 @@ def _prepare(
     return prepared
 
 
-def _payload(**values: Any) -> str:
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _payload(
+    *,
+    debit: str,
+    credit: str,
+    amount: int,
+    currency: str,
+    code: str,
+    description: str,
+    state: str,
+    pending_of: str | None,
+    reverses: str | None,
+    legs: int,
+) -> str:
+    """SHA-256 of the canonical payload: the JSON object of these fields with sorted keys,
+    no spaces, UTF-8 (``json.dumps(…, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``), written out directly — at bulk volume ``json.dumps`` cost a
+    third of a transfer's time. A test keeps both spellings equal."""
+    text = (
+        f'{{"amount":{int(amount)},"code":{_json(code)},"credit":{_json(credit)},'
+        f'"currency":{_json(currency)},"debit":{_json(debit)},'
+        f'"description":{_json(description)},"legs":{int(legs)},'
+        f'"pending_of":{_json(pending_of)},"reverses":{_json(reverses)},"state":{_json(state)}}}'
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json(text: str | None) -> str:
+    return "null" if text is None else encode_basestring(text)
 
 
 def _resolve(key: str, pending: Transfer, state: str) -> Transfer:
@@ -365,6 +459,93 @@ def _replay(prepared: list[_Prepared], existing: dict[str, Transfer]) -> list[Tr
             % {"key": prepared[0].key.rsplit("/", 1)[0] if len(prepared) > 1 else prepared[0].key}
         )
     return [existing[item.key] for item in prepared]
+
+
+_BATCH_QUERY = 900  # keys or groups per query: inside every database's parameter limit
+
+
+def _existing_in_batch(
+    prepared: dict[uuid.UUID, list[_Prepared]], *, by_key: bool
+) -> dict[uuid.UUID, dict[str, str]]:
+    """What is already written under the batch's groups (and, ``by_key``, under its keys):
+    per group of the batch, ``{key: payload hash}``. A key written outside its group is
+    reported under the group whose key it is, so the replay check refuses it."""
+    group_field = Transfer._meta.get_field("group")
+    stored = {group_field.get_db_prep_value(group, connection): group for group in prepared}
+    quote = connection.ops.quote_name
+    table = quote(Transfer._meta.db_table)
+    columns = f"{quote('idempotency_key')}, {quote('payload_sha256')}, {quote('group')}"
+    rows: list[tuple[str, str, Any]] = []
+    searches = [(quote("group"), list(stored))]
+    if by_key:
+        searches.append((quote("idempotency_key"), [i.key for v in prepared.values() for i in v]))
+    with connection.cursor() as cursor:
+        for column, values in searches:
+            for start in range(0, len(values), _BATCH_QUERY):
+                chunk = values[start : start + _BATCH_QUERY]
+                # PostgreSQL takes the values as one array (a short statement the driver
+                # parses once); the others a list of placeholders.
+                if connection.vendor == "postgresql":
+                    condition, params = f"{column} = ANY(%s)", [chunk]
+                else:
+                    condition, params = f"{column} IN ({', '.join(['%s'] * len(chunk))})", chunk
+                # Only quoted identifiers and %s placeholders are formatted in.
+                cursor.execute(f"SELECT {columns} FROM {table} WHERE {condition}", params)  # noqa: S608
+                rows += cursor.fetchall()
+    group_of = {item.key: group for group, items in prepared.items() for item in items}
+    found: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    for key, sha, group in rows:
+        owner = stored.get(group) or group_of.get(key)
+        if owner is not None:
+            found[owner][key] = sha
+    return found
+
+
+def _fresh(
+    prepared: dict[uuid.UUID, list[_Prepared]], existing: dict[uuid.UUID, dict[str, str]]
+) -> list[_Prepared]:
+    """The transfers of groups not yet written; a written group must be a replay."""
+    fresh: list[_Prepared] = []
+    for group, items in prepared.items():
+        found = existing.get(group)
+        if found:
+            _replay_hashes(items, found)
+        else:
+            fresh.extend(items)
+    return fresh
+
+
+def _replay_hashes(items: list[_Prepared], existing: dict[str, str]) -> None:
+    """A group already written: the same keys with the same payloads, or a conflict."""
+    same = len(existing) == len(items) and all(
+        item.key in existing and existing[item.key] == item.sha256 for item in items
+    )
+    if not same:
+        raise IdempotencyConflict(
+            _("The key %(key)s was already used for a different transfer.")
+            % {"key": items[0].key.rsplit("/", 1)[0]}
+        )
+
+
+def _insert_transfers(items: list[_Prepared]) -> None:
+    """Insert posted transfers in bulk, without model instances (they cost more than the
+    write itself at bulk volume)."""
+    now = timezone.now()
+    insert_rows(
+        Transfer,
+        _TRANSFER_COLUMNS,
+        [
+            (item.key, item.debit.pk, item.credit.pk, item.amount, item.currency, item.code,
+             item.description, item.state, item.group, item.sha256, now)
+            for item in items
+        ],
+    )  # fmt: skip
+
+
+_TRANSFER_COLUMNS = (
+    "idempotency_key", "debit_account", "credit_account", "amount", "currency", "code",
+    "description", "state", "group", "payload_sha256", "created_at",
+)  # fmt: skip
 
 
 def _write(prepared: list[_Prepared]) -> list[Transfer]:

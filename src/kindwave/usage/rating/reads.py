@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from kindwave.lib.bulk import ids_in
 from kindwave.lines.models import Line
 from kindwave.usage.models import AllowanceUse, RatedUsageSummary, RatingRun
 from kindwave.usage.rating import store
@@ -220,29 +222,65 @@ def rated_records(line: Line, cycle: str, page: int = 1, per_page: int = 50) -> 
     return RatedPage(records, total, page, pages)
 
 
+_CHARGE_ORDER = ("plan_code", "service", "direction", "zone_code", "class_code", "currency")
+
+
+_CHARGE_FIELDS = (
+    "plan_code", "service", "direction", "zone_code", "zone_kind", "class_code", "records",
+    "quantity", "included", "charged", "charge_units", "currency",
+)  # fmt: skip
+
+
+def _charge_line(
+    plan_code: str, service: str, direction: str, zone_code: str, zone_kind: str,
+    class_code: str, records: int, quantity: int, included: int, charged: int,
+    charge_units: int, currency: str,
+) -> ChargeLine:  # fmt: skip
+    return ChargeLine(
+        plan_code=plan_code,
+        service=service,
+        direction=direction,
+        zone_code=zone_code,
+        zone_kind=zone_kind,
+        class_code=class_code or None,
+        records=records,
+        quantity=quantity,
+        included=included,
+        charged=charged,
+        charge=units_to_decimal(charge_units),
+        currency=currency,
+    )
+
+
 def cycle_charges(line: Line, cycle: str) -> list[ChargeLine]:
     """The line's future invoice lines for the cycle, from the database summaries."""
     cycle_bounds(cycle)
-    summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(
-        "plan_code", "service", "direction", "zone_code", "class_code", "currency"
+    summaries = RatedUsageSummary.objects.filter(line=line, cycle=cycle).order_by(*_CHARGE_ORDER)
+    return [_charge_line(*row) for row in summaries.values_list(*_CHARGE_FIELDS)]
+
+
+def cycle_charges_for_lines(line_ids: Iterable[int], cycle: str) -> dict[int, list[ChargeLine]]:
+    """:func:`cycle_charges` of many lines in one query (the bill run reads a batch at a
+    time): line id → its charge lines, in the same order; lines without usage are absent."""
+    cycle_bounds(cycle)
+    found: dict[int, list[ChargeLine]] = {}
+    summaries = RatedUsageSummary.objects.filter(
+        line_id__in=ids_in(list(line_ids)), cycle=cycle
+    ).order_by("line_id", *_CHARGE_ORDER)
+    for line_id, *row in summaries.values_list("line_id", *_CHARGE_FIELDS):
+        found.setdefault(line_id, []).append(_charge_line(*row))
+    return found
+
+
+def lines_with_usage(cycle: str) -> list[int]:
+    """The ids of the lines with rated usage in ``cycle`` (the bill run's candidates)."""
+    cycle_bounds(cycle)
+    return list(
+        RatedUsageSummary.objects.filter(cycle=cycle)
+        .values_list("line_id", flat=True)
+        .distinct()
+        .order_by("line_id")
     )
-    return [
-        ChargeLine(
-            plan_code=s.plan_code,
-            service=s.service,
-            direction=s.direction,
-            zone_code=s.zone_code,
-            zone_kind=s.zone_kind,
-            class_code=s.class_code or None,
-            records=s.records,
-            quantity=s.quantity,
-            included=s.included,
-            charged=s.charged,
-            charge=units_to_decimal(s.charge_units),
-            currency=s.currency,
-        )
-        for s in summaries
-    ]
 
 
 def latest_run(cycle: str) -> RatingRun | None:
