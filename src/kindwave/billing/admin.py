@@ -15,19 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from kindwave.accounts.models import User
 from kindwave.billing import models
 from kindwave.billing.services import costs
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the billing services: staff look, never edit."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from kindwave.lib.admin import ReadOnlyAdmin
 
 
 class InvoiceLineInline(admin.TabularInline):

@@ -3,24 +3,11 @@ and a transfer is never changed or deleted (a correction is a reversing transfer
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from kindwave.ledger.models import Account, Transfer, balance
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from kindwave.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Account)
