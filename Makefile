@@ -63,12 +63,13 @@ else
 	@status=0; $(PYTEST) || status=$$?; $(NO_TESTS); exit $$status
 endif
 
-## bench: the simulator, ingest, rating and ledger benchmarks (a simulated month of 20,000 subscribers; ~15 min)
+## bench: the simulator, ingest, rating, ledger and bill-run benchmarks (a simulated month of 20,000 subscribers, a bill run of 100,000 lines; ~20 min; SQLite — pass --database postgres to billing.py with DATABASE_URL for PostgreSQL)
 bench: setup
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/ingest.py --repeat 3
 	$(BIN)/python benchmarks/rating.py --sample 0.001
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/billing.py
 
 clean:
 	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache
