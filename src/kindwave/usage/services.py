@@ -51,6 +51,32 @@ from kindwave.usage.rating.reads import (
 from kindwave.usage.rating.summary import RatingSummary
 
 
+class CycleClosedError(ValueError):
+    """The cycle may not be rated again: an app that used its outputs has closed it."""
+
+
+# Checks other apps register (in their AppConfig.ready) to close a cycle to re-rating: each
+# returns why the cycle is closed, or None. Billing closes a cycle once a bill run used it,
+# so that usage pages always show what the invoices were made from. Usage itself never
+# imports those apps.
+_CLOSERS: list[Callable[[str], str | None]] = []
+
+
+def close_cycles_when(check: Callable[[str], str | None]) -> None:
+    """Register ``check(cycle) -> reason | None``; a reason refuses ``rate_cycle``."""
+    if check not in _CLOSERS:
+        _CLOSERS.append(check)
+
+
+def closed_reason(cycle: str) -> str | None:
+    """Why ``cycle`` may not be rated again (None if it may)."""
+    for check in _CLOSERS:
+        reason = check(cycle)
+        if reason:
+            return reason
+    return None
+
+
 def rate_cycle(
     cycle: str, *, engine: str = "duckdb", progress: Callable[[int], None] | None = None
 ) -> RatingSummary:
@@ -61,10 +87,15 @@ def rate_cycle(
     rename and the database rows replaced in one transaction, so readers see the old
     outputs or the new ones); every record of the cycle is either rated or output as
     unrated with a reason. Raises ``ValueError`` for a bad cycle or engine and
-    ``lake.LakeBusyError`` while an ingest runs. ``progress(records)`` reports records
-    rated. Operator staff call it (``kindwave usage rate``).
+    ``lake.LakeBusyError`` while an ingest runs and ``CycleClosedError`` for a cycle
+    another app closed (billed). ``progress(records)`` reports records rated. Operator
+    staff call it (``kindwave usage rate``).
     """
     from kindwave.usage.rating.engine import rate_cycle as run
+
+    reason = closed_reason(cycle)
+    if reason:
+        raise CycleClosedError(reason)
 
     return run(cycle, engine=engine, progress=progress)
 
@@ -78,6 +109,7 @@ __all__ = [
     "CellFileError",
     "CellLoadSummary",
     "ChargeLine",
+    "CycleClosedError",
     "DailyUsage",
     "IngestSummary",
     "PurgeSummary",
@@ -86,6 +118,8 @@ __all__ = [
     "RatingSummary",
     "ReprocessSummary",
     "allowance_status",
+    "close_cycles_when",
+    "closed_reason",
     "current_cycle",
     "cycle_bounds",
     "cycle_charges",

@@ -276,6 +276,8 @@ def ingest_and_rate(say: Callable[[str], None]) -> None:
             cycles.add(f"{month:%Y-%m}")
             month = (month + timedelta(days=32)).replace(day=1)
     for cycle in sorted(cycles):
+        if usage.closed_reason(cycle):
+            continue  # billed already: its rating is what the invoices were made from
         rated = usage.rate_cycle(cycle)
         say(f"Rated {cycle}: {rated.records:,} records")
 

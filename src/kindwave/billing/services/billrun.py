@@ -88,6 +88,17 @@ class BillRunSummary:
 # --- Checks ------------------------------------------------------------------------------
 
 
+def rating_closed_by_billing(cycle: str) -> str | None:
+    """Why ``cycle`` may not be rated again: once a bill run has started on it, its rated
+    usage is what the invoices are made from (late usage is a later cycle's matter)."""
+    if BillRun.objects.filter(cycle=cycle).exists():
+        return _(
+            "The cycle %(cycle)s is billed (its bill run has started): its usage cannot be "
+            "rated again, or the usage pages would no longer match the invoices."
+        ) % {"cycle": cycle}
+    return None
+
+
 def check_cycle(cycle: str, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The cycle's bounds, or ``BillRunError`` if it is malformed or not over yet."""
     try:

@@ -36,7 +36,7 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
             summary = services.rate_cycle(
                 cycle, engine=options["engine"], progress=lambda records: bar.advance(records)
             )
-        except lake.LakeBusyError as error:
+        except (lake.LakeBusyError, services.CycleClosedError) as error:
             raise CommandError(str(error)) from None
         except EngineUnavailableError as error:
             raise CommandError(str(error)) from None
