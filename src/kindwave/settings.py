@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kindwave.ledger",
     "kindwave.usage",
     "kindwave.billing",
+    "kindwave.community",
     "kindwave.web",
     "kindwave.simulator",
 ]
