@@ -453,11 +453,20 @@ class Donation(models.Model):
         related_name="donation",
     )
     card_payment_ref = models.CharField(max_length=120, blank=True)
-    # UK Gift Aid: the donor's declaration, kept for the charity's claim.
+    # The donor's key for a card donation: the same key is the same donation (a retry).
+    client_key = models.CharField(max_length=120, blank=True)
+    # UK Gift Aid: the donor's declaration, kept for the charity's claim. HMRC's schedule
+    # wants the title, first and last names and the house name or number apart.
     gift_aid = models.BooleanField(_("Gift Aid declared"), default=False)
     gift_aid_name = models.CharField(max_length=150, blank=True)
+    gift_aid_title = models.CharField(max_length=4, blank=True)
+    gift_aid_first_name = models.CharField(max_length=35, blank=True)
+    gift_aid_last_name = models.CharField(max_length=35, blank=True)
+    gift_aid_house = models.CharField(max_length=40, blank=True)
     gift_aid_address = models.CharField(max_length=300, blank=True)
     gift_aid_postcode = models.CharField(max_length=10, blank=True)
+    gift_aid_statement = models.TextField(blank=True)
+    gift_aid_declared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -466,7 +475,12 @@ class Donation(models.Model):
         verbose_name_plural = _("donations")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="community_donation_gt_0")
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="community_donation_gt_0"),
+            models.UniqueConstraint(
+                fields=["donor", "client_key"],
+                condition=~Q(client_key=""),
+                name="community_donation_client_key",
+            ),
         ]
 
     def __str__(self) -> str:
