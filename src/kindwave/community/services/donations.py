@@ -500,9 +500,10 @@ def receipt_text(donation: Donation) -> tuple[str, str]:
         _("Paid by: %(method)s") % {"method": donation.get_method_display()},
         "",
         _(
-            "100 %% reaches the cause: Kindwave takes no commission, and any card fee is "
+            "%(share)s reaches the cause: Kindwave takes no commission, and any card fee is "
             "paid by Kindwave, not taken from your gift."
-        ),
+        )
+        % {"share": "100 %"},
     ]
     if donation.gift_aid:
         lines += [
