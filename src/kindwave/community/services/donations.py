@@ -173,6 +173,37 @@ def _same_request(
     )
 
 
+def _new_donation(
+    user: User,
+    *,
+    cause: Cause,
+    project: Project | None,
+    amount_minor: int,
+    currency: str,
+    declaration: GiftAidDeclaration | None,
+    via_status: Status | None,
+    **method_fields: object,
+) -> Donation:
+    """Write a *pending* donation (the caller holds the transaction)."""
+    return Donation.objects.create(
+        donor=user,
+        cause=cause,
+        project=project,
+        via_status=via_status,
+        amount_minor=amount_minor,
+        currency=currency,
+        state=Donation.State.PENDING,
+        **_gift_aid_fields(declaration, cause, amount_minor),
+        **method_fields,
+    )
+
+
+def _key_reused(key: str) -> DonationError:
+    return DonationError(
+        _("The key %(key)s was already used for a different donation.") % {"key": key}
+    )
+
+
 # --- Phone bill --------------------------------------------------------------------------
 
 
@@ -225,22 +256,18 @@ def donate_by_phone_bill(
                 existing, cause, project, amount_minor, currency, declaration
             ):
                 return existing
-            raise DonationError(
-                _("The key %(key)s was already used for a different donation.")
-                % {"key": client_key}
-            )
-        return Donation.objects.create(
-            reference=charge.reference,
-            donor=user,
+            raise _key_reused(client_key)
+        return _new_donation(
+            user,
             cause=cause,
             project=project,
-            via_status=via_status,
             amount_minor=amount_minor,
             currency=currency,
+            declaration=declaration,
+            via_status=via_status,
+            reference=charge.reference,
             method=Donation.Method.PHONE_BILL,
-            state=Donation.State.PENDING,
             carrier_charge=charge,
-            **_gift_aid_fields(declaration, cause, amount_minor),
         )
 
 
@@ -342,28 +369,24 @@ def _start_card_donation(
     if existing is None:
         try:
             with transaction.atomic():
-                return Donation.objects.create(
-                    reference=uuid.uuid4(),
-                    donor=user,
+                return _new_donation(
+                    user,
                     cause=cause,
                     project=project,
                     amount_minor=amount_minor,
                     currency=currency,
-                    method=Donation.Method.CARD,
-                    state=Donation.State.PENDING,
-                    client_key=idempotency_key,
+                    declaration=declaration,
                     via_status=via_status,
-                    **_gift_aid_fields(declaration, cause, amount_minor),
+                    reference=uuid.uuid4(),
+                    method=Donation.Method.CARD,
+                    client_key=idempotency_key,
                 )
         except IntegrityError:  # the same key at the same instant: a double click
             existing = Donation.objects.get(donor=user, client_key=idempotency_key)
     if existing.method != Donation.Method.CARD or not _same_request(
         existing, cause, project, amount_minor, currency, declaration
     ):
-        raise DonationError(
-            _("The key %(key)s was already used for a different donation.")
-            % {"key": idempotency_key}
-        )
+        raise _key_reused(idempotency_key)
     return existing
 
 

@@ -148,65 +148,75 @@ def create_project(
     raise ProjectError(_("Could not choose an address for the project; please try again."))
 
 
-def _locked(project: Project) -> Project:
-    return Project.objects.select_for_update().get(pk=project.pk)
+def _locked_open(project: Project, *, must_be_open: bool) -> Project:
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    if must_be_open and not is_open(locked):
+        raise ProjectError(
+            _("The project %(title)s ended on %(deadline)s.")
+            % {"title": locked.title, "deadline": locked.deadline}
+        )
+    return locked
+
+
+def _add(
+    model: type[ProjectFollow] | type[Volunteer],
+    counter: str,
+    account: Account,
+    project: Project,
+    *,
+    must_be_open: bool,
+) -> bool:
+    """Add ``account``'s row of ``model`` to ``project`` once and keep ``counter`` in the
+    same transaction; True if added now."""
+    with transaction.atomic():
+        locked = _locked_open(project, must_be_open=must_be_open)
+        created = model.objects.get_or_create(project=locked, account=account)[1]
+        if created:
+            Project.objects.filter(pk=locked.pk).update(**{counter: F(counter) + 1})
+    project.refresh_from_db(fields=[counter])
+    return created
+
+
+def _remove(
+    model: type[ProjectFollow] | type[Volunteer],
+    counter: str,
+    account: Account,
+    project: Project,
+    *,
+    must_be_open: bool,
+) -> bool:
+    """Remove ``account``'s row of ``model`` from ``project``, keeping ``counter``; True if
+    removed now."""
+    with transaction.atomic():
+        locked = _locked_open(project, must_be_open=must_be_open)
+        deleted, _rows = model.objects.filter(project=locked, account=account).delete()
+        if deleted:
+            Project.objects.filter(pk=locked.pk).update(**{counter: F(counter) - 1})
+    project.refresh_from_db(fields=[counter])
+    return bool(deleted)
 
 
 def follow_project(account: Account, project: Project) -> bool:
     """``account`` follows ``project`` (its updates reach their home timeline). Idempotent:
     True if followed now, False if already following. Atomic, counter kept."""
-    with transaction.atomic():
-        locked = _locked(project)
-        created = ProjectFollow.objects.get_or_create(project=locked, account=account)[1]
-        if created:
-            Project.objects.filter(pk=locked.pk).update(followers_count=F("followers_count") + 1)
-    project.refresh_from_db(fields=["followers_count"])
-    return created
+    return _add(ProjectFollow, "followers_count", account, project, must_be_open=False)
 
 
 def unfollow_project(account: Account, project: Project) -> bool:
     """Stop following. Idempotent: True if unfollowed now. Atomic, counter kept."""
-    with transaction.atomic():
-        locked = _locked(project)
-        deleted, _rows = ProjectFollow.objects.filter(project=locked, account=account).delete()
-        if deleted:
-            Project.objects.filter(pk=locked.pk).update(followers_count=F("followers_count") - 1)
-    project.refresh_from_db(fields=["followers_count"])
-    return bool(deleted)
+    return _remove(ProjectFollow, "followers_count", account, project, must_be_open=False)
 
 
 def join_as_volunteer(account: Account, project: Project) -> bool:
     """``account`` volunteers for ``project``. Refused after the deadline (``ProjectError``).
     Idempotent: True if joined now, False if already a volunteer. Atomic, counter kept."""
-    with transaction.atomic():
-        locked = _locked(project)
-        if not is_open(locked):
-            raise ProjectError(
-                _("The project %(title)s ended on %(deadline)s.")
-                % {"title": locked.title, "deadline": locked.deadline}
-            )
-        created = Volunteer.objects.get_or_create(project=locked, account=account)[1]
-        if created:
-            Project.objects.filter(pk=locked.pk).update(volunteers_count=F("volunteers_count") + 1)
-    project.refresh_from_db(fields=["volunteers_count"])
-    return created
+    return _add(Volunteer, "volunteers_count", account, project, must_be_open=True)
 
 
 def leave(account: Account, project: Project) -> bool:
     """``account`` stops volunteering. Refused after the deadline (the count then records
     who took part). Idempotent: True if left now. Atomic, counter kept."""
-    with transaction.atomic():
-        locked = _locked(project)
-        if not is_open(locked):
-            raise ProjectError(
-                _("The project %(title)s ended on %(deadline)s.")
-                % {"title": locked.title, "deadline": locked.deadline}
-            )
-        deleted, _rows = Volunteer.objects.filter(project=locked, account=account).delete()
-        if deleted:
-            Project.objects.filter(pk=locked.pk).update(volunteers_count=F("volunteers_count") - 1)
-    project.refresh_from_db(fields=["volunteers_count"])
-    return bool(deleted)
+    return _remove(Volunteer, "volunteers_count", account, project, must_be_open=True)
 
 
 def progress(project: Project, on: date | None = None) -> Progress:
