@@ -4,19 +4,22 @@ invariant that a project's ``raised`` is the sum of its completed donations."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
-from kindwave.billing.services.payments.card import CardProcessor
+from kindwave.billing.services.payments.card import CardCharge, CardProcessor, CardProviderError
 from kindwave.causes.models import Cause
 from kindwave.community.giftaid import GiftAidDeclaration
 from kindwave.community.models import Account, Donation, Project
@@ -536,3 +539,70 @@ def test_raised_is_the_sum_of_completed_donations_and_the_books_balance(
         assert balance(f"cause:{wateraid.pk}:GBP")[0] == project.raised_minor
         assert ledger.verify().ok
         transaction.set_rollback(True)
+
+
+class LostAnswer(CardProcessor):
+    """Charges the card, then loses the answer (the process 'crashes' before Kindwave
+    learns of it)."""
+
+    def charge(self, **kwargs: Any) -> CardCharge:
+        super().charge(**kwargs)
+        raise CardProviderError("The card processor could not be reached: timed out")
+
+
+class TestReconcile:
+    def test_a_charge_whose_answer_was_lost_is_completed_once(
+        self, alice: User, wateraid: Cause, project: Project, double: card_double.CardDouble
+    ) -> None:
+        with pytest.raises(DonationError, match="could not be reached"):
+            by_card(
+                alice,
+                wateraid,
+                project=project,
+                processor=LostAnswer(double.url, card_double.API_KEY),
+            )
+        pending = Donation.objects.get(donor=alice)
+        assert pending.state == Donation.State.PENDING
+        assert Transfer.objects.count() == 0
+        later = pending.created_at + timedelta(minutes=16)
+
+        too_early = donations.reconcile_card_donations(
+            now=pending.created_at + timedelta(minutes=5)
+        )
+        summary = donations.reconcile_card_donations(now=later)
+        again = donations.reconcile_card_donations(now=later)
+
+        assert too_early.checked == 0
+        assert (summary.checked, summary.completed, summary.failed) == (1, 1, 0)
+        assert again.checked == 0
+        pending.refresh_from_db()
+        assert pending.state == Donation.State.COMPLETED
+        assert len([r for r in double.requests if r["path"] == "/v1/payment_intents"]) == 1
+        assert balance(f"cause:{wateraid.pk}:GBP") == (1_000, 0)
+        project.refresh_from_db()
+        assert project.raised_minor == 1_000
+        assert ledger.verify().ok
+
+    def test_a_request_that_never_arrived_is_failed(
+        self, alice: User, wateraid: Cause, double: card_double.CardDouble
+    ) -> None:
+        down = CardProcessor("http://127.0.0.1:9", card_double.API_KEY, timeout=1)
+        with pytest.raises(DonationError):
+            by_card(alice, wateraid, processor=down)
+        pending = Donation.objects.get(donor=alice)
+
+        summary = donations.reconcile_card_donations(now=pending.created_at + timedelta(minutes=16))
+
+        assert (summary.completed, summary.failed) == (0, 1)
+        pending.refresh_from_db()
+        assert pending.state == Donation.State.FAILED
+        assert Transfer.objects.count() == 0
+
+    def test_the_command(
+        self, alice: User, wateraid: Cause, double: card_double.CardDouble
+    ) -> None:
+        stdout = io.StringIO()
+
+        call_command("community", "reconcile-cards", stdout=stdout)
+
+        assert "0 card donations pending" in stdout.getvalue()

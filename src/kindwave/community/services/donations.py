@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import cast
 
 from django.conf import settings
@@ -38,6 +40,8 @@ from kindwave.billing.models import CarrierCharge
 from kindwave.billing.services import carrier
 from kindwave.billing.services.payments.card import (
     ATTEMPT_METADATA,
+    STALE_AFTER_MINUTES,
+    CardCharge,
     CardDeclined,
     CardProcessor,
     CardProviderError,
@@ -461,6 +465,14 @@ def donate_by_card(
     except PaymentError as error:  # not configured
         _fail(donation, "")
         raise DonationError(str(error)) from None
+    return _complete_card(donation, charge)
+
+
+def _complete_card(donation: Donation, charge: CardCharge) -> Donation:
+    """Complete the card ``donation`` the processor charged and post it, once (a donation
+    already completed is returned as it is). The processor's word wins over our state:
+    money it took is always booked to the cause."""
+    currency, amount_minor = donation.currency, donation.amount_minor
     with transaction.atomic():
         locked = Donation.objects.select_for_update().get(pk=donation.pk)
         if locked.state == Donation.State.COMPLETED:
@@ -468,7 +480,9 @@ def donate_by_card(
         locked.card_payment_ref = charge.intent_id[:120]
         locked.save(update_fields=["card_payment_ref"])
         bank, cause_account, fees = chart.ensure(
-            chart.bank(currency), chart.cause(cause.pk, currency), chart.payment_fees(currency)
+            chart.bank(currency),
+            chart.cause(donation.cause_id, currency),
+            chart.payment_fees(currency),
         )
         # No personal data in descriptions: the public ledger feed publishes them.
         ledger.transfer(
@@ -560,3 +574,57 @@ def send_receipt(donation: Donation) -> None:
         send_mail(subject, body, None, [donor.email])
     except Exception:  # a failed mail must not undo a completed donation
         logger.exception("donation receipt not sent (donation %s)", donation.pk)
+
+
+# --- Crash recovery ----------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileSummary:
+    """What one sweep did with the card donations left pending."""
+
+    checked: int = 0
+    completed: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+def reconcile_card_donations(
+    *,
+    older_than_minutes: int = STALE_AFTER_MINUTES,
+    now: datetime | None = None,
+    processor: CardProcessor | None = None,
+) -> ReconcileSummary:
+    """Settle card donations still *pending* ``older_than_minutes`` after they started (a
+    crash or a lost answer between the processor and Kindwave): ask the processor about
+    each attempt (a search on its key, never a new charge) and complete it (posted as a
+    normal success, receipt sent), fail it (declined, or the request never reached the
+    processor) or leave it (still processing). Idempotent. For a staff job, as the
+    invoices' ``reconcile-cards``."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=older_than_minutes)
+    stale = list(
+        Donation.objects.filter(
+            method=Donation.Method.CARD, state=Donation.State.PENDING, created_at__lte=cutoff
+        ).order_by("created_at", "pk")
+    )
+    summary = ReconcileSummary(checked=len(stale))
+    if not stale:
+        return summary
+    processor = processor or CardProcessor.from_settings()
+    for donation in stale:
+        try:
+            found = processor.find(
+                _card_key(donation), amount_minor=donation.amount_minor, currency=donation.currency
+            )
+        except PaymentError:
+            summary.waiting += 1
+            continue
+        if found.outcome == "succeeded" and found.charge is not None:
+            _complete_card(donation, found.charge)
+            summary.completed += 1
+        elif found.outcome in ("failed", "missing"):
+            _fail(donation, found.intent_id)
+            summary.failed += 1
+        else:
+            summary.waiting += 1
+    return summary
