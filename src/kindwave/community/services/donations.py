@@ -78,6 +78,18 @@ def max_donation_minor() -> int:
     return cast(int, community.get("DONATION_MAX_MINOR", DEFAULT_MAX_MINOR))
 
 
+@dataclass(frozen=True)
+class _Gift:
+    """A donation request that passed :func:`_check` (the declaration cleaned)."""
+
+    cause: Cause
+    project: Project | None
+    amount_minor: int
+    currency: str
+    declaration: GiftAidDeclaration | None
+    via_status: Status | None
+
+
 def _check(
     *,
     cause: Cause,
@@ -85,9 +97,10 @@ def _check(
     amount_minor: int,
     currency: str,
     gift_aid: GiftAidDeclaration | None,
-) -> GiftAidDeclaration | None:
-    """Refuse a request that cannot be a donation; returns the cleaned Gift Aid
-    declaration (or None)."""
+    via_status: Status | None,
+) -> _Gift:
+    """Refuse a request that cannot be a donation; returns it checked, its Gift Aid
+    declaration cleaned."""
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise DonationError(
             _("A donation must be a positive whole number of minor units, not %(amount)r.")
@@ -124,17 +137,17 @@ def _check(
                 _("The project %(title)s ended on %(deadline)s.")
                 % {"title": project.title, "deadline": project.deadline}
             )
-    if gift_aid is None:
-        return None
-    try:
-        return giftaid.check_declaration(gift_aid, cause=cause, currency=currency)
-    except GiftAidError as error:
-        raise DonationError(str(error)) from None
+    declaration = None
+    if gift_aid is not None:
+        try:
+            declaration = giftaid.check_declaration(gift_aid, cause=cause, currency=currency)
+        except GiftAidError as error:
+            raise DonationError(str(error)) from None
+    return _Gift(cause, project, amount_minor, currency, declaration, via_status)
 
 
-def _gift_aid_fields(
-    declaration: GiftAidDeclaration | None, cause: Cause, amount_minor: int
-) -> dict[str, object]:
+def _gift_aid_fields(gift: _Gift) -> dict[str, object]:
+    declaration = gift.declaration
     if declaration is None:
         return {"gift_aid": False}
     first, last = declaration.first_name, declaration.last_name
@@ -149,26 +162,19 @@ def _gift_aid_fields(
         "gift_aid_postcode": declaration.postcode,
         # The wording is kept in English, as HMRC publishes it, with the amount in pounds.
         "gift_aid_statement": giftaid.declaration_text(
-            format_money(amount_minor, "GBP", "en"), cause.name
+            format_money(gift.amount_minor, "GBP", "en"), gift.cause.name
         ),
         "gift_aid_declared_at": timezone.now(),
     }
 
 
-def _same_request(
-    donation: Donation,
-    cause: Cause,
-    project: Project | None,
-    amount_minor: int,
-    currency: str,
-    gift_aid: GiftAidDeclaration | None,
-) -> bool:
-    fields = _gift_aid_fields(gift_aid, cause, amount_minor)
+def _same_request(donation: Donation, gift: _Gift) -> bool:
+    fields = _gift_aid_fields(gift)
     return (
-        donation.cause_id == cause.pk
-        and donation.project_id == (project.pk if project else None)
-        and donation.amount_minor == amount_minor
-        and donation.currency == currency
+        donation.cause_id == gift.cause.pk
+        and donation.project_id == (gift.project.pk if gift.project else None)
+        and donation.amount_minor == gift.amount_minor
+        and donation.currency == gift.currency
         and all(
             getattr(donation, name) == value
             for name, value in fields.items()
@@ -177,27 +183,17 @@ def _same_request(
     )
 
 
-def _new_donation(
-    user: User,
-    *,
-    cause: Cause,
-    project: Project | None,
-    amount_minor: int,
-    currency: str,
-    declaration: GiftAidDeclaration | None,
-    via_status: Status | None,
-    **method_fields: object,
-) -> Donation:
+def _new_donation(user: User, gift: _Gift, **method_fields: object) -> Donation:
     """Write a *pending* donation (the caller holds the transaction)."""
     return Donation.objects.create(
         donor=user,
-        cause=cause,
-        project=project,
-        via_status=via_status,
-        amount_minor=amount_minor,
-        currency=currency,
+        cause=gift.cause,
+        project=gift.project,
+        via_status=gift.via_status,
+        amount_minor=gift.amount_minor,
+        currency=gift.currency,
         state=Donation.State.PENDING,
-        **_gift_aid_fields(declaration, cause, amount_minor),
+        **_gift_aid_fields(gift),
         **method_fields,
     )
 
@@ -234,12 +230,13 @@ def donate_by_phone_bill(
 
     Idempotent on ``(user, client_key)``: the same key and request return the same
     donation; another request under the key is refused. Atomic."""
-    declaration = _check(
+    gift = _check(
         cause=cause,
         project=project,
         amount_minor=amount_minor,
         currency=currency,
         gift_aid=gift_aid,
+        via_status=via_status,
     )
     with transaction.atomic():
         try:
@@ -256,19 +253,12 @@ def donate_by_phone_bill(
             raise DonationError(str(error)) from None
         existing = Donation.objects.filter(carrier_charge=charge).first()
         if existing is not None:
-            if existing.donor_id == user.pk and _same_request(
-                existing, cause, project, amount_minor, currency, declaration
-            ):
+            if existing.donor_id == user.pk and _same_request(existing, gift):
                 return existing
             raise _key_reused(client_key)
         return _new_donation(
             user,
-            cause=cause,
-            project=project,
-            amount_minor=amount_minor,
-            currency=currency,
-            declaration=declaration,
-            via_status=via_status,
+            gift,
             reference=charge.reference,
             method=Donation.Method.PHONE_BILL,
             carrier_charge=charge,
@@ -356,17 +346,7 @@ def _ledger_key(donation: Donation) -> str:
     return f"donation:{donation.reference}"
 
 
-def _start_card_donation(
-    user: User,
-    *,
-    cause: Cause,
-    project: Project | None,
-    amount_minor: int,
-    currency: str,
-    idempotency_key: str,
-    declaration: GiftAidDeclaration | None,
-    via_status: Status | None,
-) -> Donation:
+def _start_card_donation(user: User, gift: _Gift, idempotency_key: str) -> Donation:
     """The attempt's donation: the one already written under ``idempotency_key`` or a new
     pending one (committed before the processor is asked)."""
     existing = Donation.objects.filter(donor=user, client_key=idempotency_key).first()
@@ -375,21 +355,14 @@ def _start_card_donation(
             with transaction.atomic():
                 return _new_donation(
                     user,
-                    cause=cause,
-                    project=project,
-                    amount_minor=amount_minor,
-                    currency=currency,
-                    declaration=declaration,
-                    via_status=via_status,
+                    gift,
                     reference=uuid.uuid4(),
                     method=Donation.Method.CARD,
                     client_key=idempotency_key,
                 )
         except IntegrityError:  # the same key at the same instant: a double click
             existing = Donation.objects.get(donor=user, client_key=idempotency_key)
-    if existing.method != Donation.Method.CARD or not _same_request(
-        existing, cause, project, amount_minor, currency, declaration
-    ):
+    if existing.method != Donation.Method.CARD or not _same_request(existing, gift):
         raise _key_reused(idempotency_key)
     return existing
 
@@ -425,23 +398,15 @@ def donate_by_card(
         raise DonationError(_("A card donation needs a key of 1 to 100 characters."))
     if not isinstance(token, str) or not token.strip():
         raise DonationError(_("A card donation needs the card form's token."))
-    declaration = _check(
+    gift = _check(
         cause=cause,
         project=project,
         amount_minor=amount_minor,
         currency=currency,
         gift_aid=gift_aid,
-    )
-    donation = _start_card_donation(
-        user,
-        cause=cause,
-        project=project,
-        amount_minor=amount_minor,
-        currency=currency,
-        idempotency_key=idempotency_key,
-        declaration=declaration,
         via_status=via_status,
     )
+    donation = _start_card_donation(user, gift, idempotency_key)
     if donation.state == Donation.State.COMPLETED:
         return donation
     if donation.state != Donation.State.PENDING:

@@ -158,65 +158,53 @@ def _locked_open(project: Project, *, must_be_open: bool) -> Project:
     return locked
 
 
-def _add(
+def _toggle(
     model: type[ProjectFollow] | type[Volunteer],
     counter: str,
     account: Account,
     project: Project,
     *,
+    add: bool,
     must_be_open: bool,
 ) -> bool:
-    """Add ``account``'s row of ``model`` to ``project`` once and keep ``counter`` in the
-    same transaction; True if added now."""
+    """Add (``add``) or remove ``account``'s row of ``model`` for ``project``, once, and
+    keep ``counter`` in the same transaction; True if something changed now."""
     with transaction.atomic():
         locked = _locked_open(project, must_be_open=must_be_open)
-        created = model.objects.get_or_create(project=locked, account=account)[1]
-        if created:
-            Project.objects.filter(pk=locked.pk).update(**{counter: F(counter) + 1})
+        if add:
+            changed = model.objects.get_or_create(project=locked, account=account)[1]
+        else:
+            changed = bool(model.objects.filter(project=locked, account=account).delete()[0])
+        if changed:
+            step = 1 if add else -1
+            Project.objects.filter(pk=locked.pk).update(**{counter: F(counter) + step})
     project.refresh_from_db(fields=[counter])
-    return created
-
-
-def _remove(
-    model: type[ProjectFollow] | type[Volunteer],
-    counter: str,
-    account: Account,
-    project: Project,
-    *,
-    must_be_open: bool,
-) -> bool:
-    """Remove ``account``'s row of ``model`` from ``project``, keeping ``counter``; True if
-    removed now."""
-    with transaction.atomic():
-        locked = _locked_open(project, must_be_open=must_be_open)
-        deleted, _rows = model.objects.filter(project=locked, account=account).delete()
-        if deleted:
-            Project.objects.filter(pk=locked.pk).update(**{counter: F(counter) - 1})
-    project.refresh_from_db(fields=[counter])
-    return bool(deleted)
+    return changed
 
 
 def follow_project(account: Account, project: Project) -> bool:
     """``account`` follows ``project`` (its updates reach their home timeline). Idempotent:
     True if followed now, False if already following. Atomic, counter kept."""
-    return _add(ProjectFollow, "followers_count", account, project, must_be_open=False)
+    return _toggle(ProjectFollow, "followers_count", account, project, add=True, must_be_open=False)
 
 
 def unfollow_project(account: Account, project: Project) -> bool:
     """Stop following. Idempotent: True if unfollowed now. Atomic, counter kept."""
-    return _remove(ProjectFollow, "followers_count", account, project, must_be_open=False)
+    return _toggle(
+        ProjectFollow, "followers_count", account, project, add=False, must_be_open=False
+    )
 
 
 def join_as_volunteer(account: Account, project: Project) -> bool:
     """``account`` volunteers for ``project``. Refused after the deadline (``ProjectError``).
     Idempotent: True if joined now, False if already a volunteer. Atomic, counter kept."""
-    return _add(Volunteer, "volunteers_count", account, project, must_be_open=True)
+    return _toggle(Volunteer, "volunteers_count", account, project, add=True, must_be_open=True)
 
 
 def leave(account: Account, project: Project) -> bool:
     """``account`` stops volunteering. Refused after the deadline (the count then records
     who took part). Idempotent: True if left now. Atomic, counter kept."""
-    return _remove(Volunteer, "volunteers_count", account, project, must_be_open=True)
+    return _toggle(Volunteer, "volunteers_count", account, project, add=False, must_be_open=True)
 
 
 def progress(project: Project, on: date | None = None) -> Progress:
