@@ -30,6 +30,7 @@ from kindwave.ledger.models import Account as LedgerAccount
 from kindwave.ledger.models import Transfer, TransferState
 from kindwave.lines.models import Line
 from tests.billing import card_double
+from tests.community.test_projects import create as make_project
 from tests.lines.conftest import active_line, gb, gb_stock, ordered_line
 
 __all__ = ["active_line", "gb", "gb_stock", "ordered_line"]
@@ -49,18 +50,6 @@ DECLARATION = GiftAidDeclaration(
 
 def person(user: User, username: str) -> Account:
     return Account.objects.create(username=username, kind=Account.Kind.PERSON, user=user)
-
-
-def make_project(cause: Cause, owner: Account, **overrides: object) -> Project:
-    fields: dict[str, object] = {
-        "cause": cause,
-        "title": "Wells for Tamale",
-        "description": "Ten wells before the dry season.",
-        "currency": "GBP",
-        "goal_minor": 100_000,
-    }
-    fields.update(overrides)
-    return projects.create_project(owner, **fields)  # type: ignore[arg-type]
 
 
 def balance(code: str) -> tuple[int, int]:
@@ -89,7 +78,7 @@ def wateraid(demo_causes: dict[str, Cause]) -> Cause:
 
 @pytest.fixture
 def project(wateraid: Cause, alice: User) -> Project:
-    return make_project(wateraid, person(alice, "alice"))
+    return make_project(person(alice, "alice"), wateraid)
 
 
 @pytest.fixture
