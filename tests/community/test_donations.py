@@ -595,3 +595,9 @@ class TestReconcile:
         call_command("community", "reconcile-cards", stdout=stdout)
 
         assert "0 card donations pending" in stdout.getvalue()
+
+
+def test_card_payments_not_configured_is_refused(alice: User, wateraid: Cause, settings) -> None:
+    settings.BILLING = {**settings.BILLING, "CARD_PROVIDER_URL": "", "CARD_PROVIDER_KEY": ""}
+
+    assert "not configured" in refused(by_card, alice, wateraid)

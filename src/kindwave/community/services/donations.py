@@ -406,13 +406,16 @@ def donate_by_card(
         gift_aid=gift_aid,
         via_status=via_status,
     )
+    try:
+        processor = processor or CardProcessor.from_settings()
+    except PaymentError as error:  # card payments not configured
+        raise DonationError(str(error)) from None
     donation = _start_card_donation(user, gift, idempotency_key)
     if donation.state == Donation.State.COMPLETED:
         return donation
     if donation.state != Donation.State.PENDING:
         raise _already(donation)
     try:
-        processor = processor or CardProcessor.from_settings()
         charge = processor.charge(
             amount_minor=amount_minor,
             currency=currency,
@@ -426,9 +429,6 @@ def donate_by_card(
     except CardProviderError as error:
         if error.refused:  # the processor said no: nothing was charged
             _fail(donation, "")
-        raise DonationError(str(error)) from None
-    except PaymentError as error:  # not configured
-        _fail(donation, "")
         raise DonationError(str(error)) from None
     return _complete_card(donation, charge)
 
