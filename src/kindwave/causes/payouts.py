@@ -13,7 +13,6 @@ account since the previous payout) adds up to the payout exactly.
 from __future__ import annotations
 
 import csv
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from kindwave.causes.transparency import SOURCE_LABELS, major
 from kindwave.ledger import chart, selectors
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Account, Transfer, balance
+from kindwave.lib.files import write_atomically
 from kindwave.lines.models import Market
 
 
@@ -238,8 +238,8 @@ def write_statement(payout: Payout, directory: Path) -> list[Path]:
     lines = statement_lines(payout)
     directory.mkdir(parents=True, exist_ok=True)
     csv_path, pdf_path = statement_paths(payout, directory)
-    _atomic_write(csv_path, _csv_bytes(payout, lines))
-    _atomic_write(pdf_path, _pdf_bytes(payout, lines))
+    write_atomically(csv_path, _csv_bytes(payout, lines))
+    write_atomically(pdf_path, _pdf_bytes(payout, lines))
     return [csv_path, pdf_path]
 
 
@@ -305,16 +305,3 @@ def _pdf_bytes(payout: Payout, lines: list[StatementLine]) -> bytes:
             },
         )
     return bytes(HTML(string=html).write_pdf())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

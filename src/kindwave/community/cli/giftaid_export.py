@@ -5,8 +5,6 @@ written atomically to ``--out``. Reads only; safe to re-run."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from argparse import _SubParsersAction
 from datetime import date
 from pathlib import Path
@@ -17,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from kindwave.causes.models import Cause
 from kindwave.community import giftaid
+from kindwave.lib.files import write_atomically
 
 
 def add_parser(actions: _SubParsersAction) -> None:
@@ -36,19 +35,6 @@ def _day(text: str, what: str) -> date:
         raise CommandError(
             _("%(what)s %(text)r is not a date (YYYY-MM-DD).") % {"what": what, "text": text}
         ) from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def handle(command: BaseCommand, options: dict[str, Any]) -> None:
@@ -71,7 +57,7 @@ def handle(command: BaseCommand, options: dict[str, Any]) -> None:
         return
     if not out.parent.is_dir():
         raise CommandError(_("The folder %(folder)s does not exist.") % {"folder": out.parent})
-    _write_atomically(out, text)
+    write_atomically(out.resolve(), text.encode("utf-8"))
     command.stdout.write(
         _("%(rows)s Gift Aid donations to %(cause)s, %(total)s GBP in all, written to %(out)s.")
         % {
