@@ -156,6 +156,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": False,
     "OAUTH2_VALIDATOR_CLASS": "kindwave.community.mastodon.oauth.MastodonOAuth2Validator",
     "REQUEST_APPROVAL_PROMPT": "force",
+    # Keep only a checksum of each token at rest: a copy of the database gives no access.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 OAUTH_TOKEN_RATE_PER_MINUTE = CONFIG.oauth_token_rate_per_minute
 
