@@ -155,6 +155,7 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 600,
     "PKCE_REQUIRED": False,
     "OAUTH2_VALIDATOR_CLASS": "kindwave.community.mastodon.oauth.MastodonOAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "kindwave.community.mastodon.oauth.MastodonOAuthLibCore",
     "REQUEST_APPROVAL_PROMPT": "force",
     # Keep only a checksum of each token at rest: a copy of the database gives no access.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,

@@ -415,3 +415,33 @@ class TestRateLimit:
         assert statuses[3] == 429
         other = Client(REMOTE_ADDR="192.0.2.7")
         assert other.post("/oauth/token", data).status_code != 429
+
+
+class TestDiscoveryAndJson:
+    def test_authorization_server_metadata(self, client: Client) -> None:
+        metadata = client.get("/.well-known/oauth-authorization-server").json()
+
+        assert metadata["token_endpoint"] == "http://testserver/oauth/token"
+        assert metadata["authorization_endpoint"] == "http://testserver/oauth/authorize"
+        assert "password" in metadata["grant_types_supported"]
+        assert metadata["code_challenge_methods_supported"] == ["S256"]
+        assert "read:statuses" in metadata["scopes_supported"]
+
+    def test_token_request_as_json(self, client: Client, alice) -> None:
+        app = register(client)
+
+        response = client.post(
+            "/oauth/token",
+            {
+                "grant_type": "password",
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "username": "alice@example.org",
+                "password": PASSWORD,
+                "scope": "read",
+            },
+            content_type="application/json",
+        )
+
+        assert response.status_code == 200
+        assert response.json()["scope"] == "read"

@@ -25,9 +25,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import AuthorizationView, RevokeTokenView, TokenView
 
@@ -147,6 +148,49 @@ class MastodonOAuth2Validator(OAuth2Validator):
             # Exact match only for the oob marker and app schemes (``tusky://oauth``).
             return redirect_uri in registered
         return bool(super().validate_redirect_uri(client_id, redirect_uri, request))
+
+
+class MastodonOAuthLibCore(OAuthLibCore):
+    """Reads a JSON body as well as a form, as Mastodon does: some clients (toot) post
+    JSON to ``/oauth/token``."""
+
+    def extract_body(self, request: HttpRequest) -> list[tuple[str, str]]:
+        if request.content_type != "application/json":
+            return list(super().extract_body(request))
+        try:
+            data = json.loads(request.body or b"{}")
+        except (UnicodeDecodeError, ValueError):
+            return []
+        if not isinstance(data, dict):
+            return []
+        return [
+            (str(key), value if isinstance(value, str) else json.dumps(value))
+            for key, value in data.items()
+            if value is not None and not isinstance(value, (dict, list))
+        ]
+
+
+@require_safe
+def authorization_server_metadata(request: HttpRequest) -> JsonResponse:
+    """``/.well-known/oauth-authorization-server`` (RFC 8414), as Mastodon 4.3 serves it;
+    Mastodon.py reads the endpoints and the grants from it."""
+    base = request.build_absolute_uri("/").rstrip("/")
+    return JsonResponse(
+        {
+            "issuer": f"{base}/",
+            "service_documentation": f"{base}/",
+            "authorization_endpoint": f"{base}/oauth/authorize",
+            "token_endpoint": f"{base}/oauth/token",
+            "revocation_endpoint": f"{base}/oauth/revoke",
+            "app_registration_endpoint": f"{base}/api/v1/apps",
+            "scopes_supported": list(ALL_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code", "password", "client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        }
+    )
 
 
 class MastodonAuthorizationView(AuthorizationView):

@@ -19,6 +19,11 @@ def route(pattern: str, view: Callable[..., Any], name: str) -> URLPattern:
 
 
 urlpatterns = [
+    route(
+        r"\.well-known/oauth-authorization-server",
+        oauth.authorization_server_metadata,
+        "oauth_metadata",
+    ),
     route(r"oauth/authorize", oauth.MastodonAuthorizationView.as_view(), "authorize"),
     route(r"oauth/token", oauth.token, "token"),
     route(r"oauth/revoke", oauth.MastodonRevokeView.as_view(), "revoke"),
