@@ -400,3 +400,32 @@ def test_paginate_is_generic_over_the_id_column(alice, bob) -> None:
     assert page.ids == [follows[0].target_id]
     assert page.link is not None
     assert f"max_id={follows[0].target_id}" in page.link
+
+
+class TestParamsOtherMethods:
+    factory = RequestFactory()
+
+    def test_patch_and_put_forms_are_read(self) -> None:
+        patch = self.factory.patch(
+            "/x", "display_name=Alice&fields_attributes[]=a", "application/x-www-form-urlencoded"
+        )
+        put = self.factory.put("/x", "locked=1", "application/x-www-form-urlencoded")
+
+        assert Params(patch).get("display_name") == "Alice"
+        assert Params(patch).get_list("fields_attributes") == ["a"]
+        assert Params(put).get_bool("locked") is True
+
+    def test_multipart_patch_with_a_file(self) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+        body = encode_multipart(
+            BOUNDARY,
+            {"note": "hello", "avatar": SimpleUploadedFile("a.png", b"\x89PNG", "image/png")},
+        )
+        request = self.factory.patch("/x", body, content_type=MULTIPART_CONTENT)
+
+        params = Params(request)
+
+        assert params.get("note") == "hello"
+        assert params.files["avatar"].read() == b"\x89PNG"

@@ -383,7 +383,6 @@ _LANGUAGES = [code for code, _name in settings.LANGUAGES]
 def instance_v1(request: HttpRequest) -> dict[str, Any]:
     """Mastodon's v1 Instance entity (deprecated upstream, still read by clients)."""
     host = request.get_host()
-    base = request.build_absolute_uri("/").rstrip("/")
     return {
         "uri": host,
         "title": _TITLE,
@@ -391,7 +390,8 @@ def instance_v1(request: HttpRequest) -> dict[str, Any]:
         "description": _DESCRIPTION,
         "email": _contact_email(),
         "version": instance_version(),
-        "urls": {"streaming_api": base.replace("http", "ws", 1)},
+        # No streaming API (yet): clients then poll, as they do when streaming is down.
+        "urls": {"streaming_api": None},
         "stats": {
             "user_count": Account.objects.count(),
             "status_count": Status.objects.filter(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, QueryDict
+from django.utils.datastructures import MultiValueDict
 
 _TRUE = {"true", "1", "on", "yes"}
 _FALSE = {"false", "0", "off", "no", ""}
@@ -33,15 +34,30 @@ class Params:
 
     def __init__(self, request: HttpRequest) -> None:
         self._lists: dict[str, list[Any]] = {}
+        #: Uploaded files of a multipart body (media, avatars), by field name.
+        self.files: MultiValueDict = MultiValueDict()
         for key in request.GET:
             self._lists[key] = request.GET.getlist(key)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            content_type = request.content_type or ""
-            if content_type == "application/json":
-                self._read_json(request.body)
-            elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                for key in request.POST:
-                    self._lists[key] = request.POST.getlist(key)
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return
+        content_type = request.content_type or ""
+        if content_type == "application/json":
+            self._read_json(request.body)
+            return
+        form: QueryDict
+        if content_type == "application/x-www-form-urlencoded":
+            # Django parses a form only for POST; PUT, PATCH and DELETE bring theirs too.
+            form = request.POST if request.method == "POST" else QueryDict(request.body)
+        elif content_type == "multipart/form-data":
+            if request.method == "POST":
+                form, self.files = request.POST, request.FILES
+            else:
+                # The request is a readable stream of its body (Django's own use).
+                form, self.files = request.parse_file_upload(request.META, request)  # type: ignore[arg-type]
+        else:
+            return
+        for key in form:
+            self._lists[key] = form.getlist(key)
 
     def _read_json(self, body: bytes) -> None:
         if not body.strip():
