@@ -288,10 +288,24 @@ class TestStatuses:
             assert response.status_code == 404
             assert response.json() == client.get("/api/v1/statuses/987654").json()
 
-    def test_deleted_post_is_404(self, client: Client, alice) -> None:
+    def test_deleted_post_and_its_reblogs_are_404(self, client: Client, alice, bob) -> None:
         gone = post(account_for_user(alice), "oops", deleted_at=datetime.now(UTC))
+        boost = Status.objects.create(account=account_for_user(bob), reblog_of=gone)
 
         assert client.get(f"/api/v1/statuses/{gone.pk}").status_code == 404
+        assert client.get(f"/api/v1/statuses/{boost.pk}").status_code == 404
+
+    def test_reblog_of_a_hidden_author_is_404(
+        self, client: Client, alice, bob, charlie, alice_token: str
+    ) -> None:
+        me, b, c = account_for_user(alice), account_for_user(bob), account_for_user(charlie)
+        boost = Status.objects.create(account=b, reblog_of=post(c, "from charlie"))
+        Block.objects.create(account=me, target=c)
+
+        mine = client.get(f"/api/v1/statuses/{boost.pk}", **bearer(alice_token))
+
+        assert mine.status_code == 404
+        assert client.get(f"/api/v1/statuses/{boost.pk}").status_code == 200
 
 
 class TestPublicTimeline:

@@ -109,26 +109,30 @@ def parse_id(value: str) -> int:
     return int(value)
 
 
-def hidden_authors(viewer: Account | None) -> Q:
-    """A filter on statuses leaving out authors the viewer blocks or mutes, and those
-    who block the viewer."""
+def hidden_authors(viewer: Account | None, field: str = "account") -> Q:
+    """A filter matching statuses whose ``field`` (an account) the viewer blocks or mutes,
+    or who blocks the viewer: exclude it to hide them."""
     if viewer is None:
         return Q()
     return (
-        Q(account__in=Block.objects.filter(account=viewer).values("target"))
-        | Q(account__in=Block.objects.filter(target=viewer).values("account"))
-        | Q(account__in=Mute.objects.filter(account=viewer).values("target"))
+        Q(**{f"{field}__in": Block.objects.filter(account=viewer).values("target")})
+        | Q(**{f"{field}__in": Block.objects.filter(target=viewer).values("account")})
+        | Q(**{f"{field}__in": Mute.objects.filter(account=viewer).values("target")})
     )
 
 
 def public_statuses(viewer: Account | None) -> QuerySet[Status]:
     """Posts anyone may read by their id: public or unlisted, not deleted, not from an
-    account hidden from the viewer (blocks and mutes)."""
+    account hidden from the viewer (blocks and mutes); a reblog only while the post it
+    shares is still there and its author is not hidden either."""
     queryset = Status.objects.filter(
         visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED), deleted_at__isnull=True
+    ).exclude(reblog_of__deleted_at__isnull=False)
+    if viewer is None:
+        return queryset
+    return queryset.exclude(hidden_authors(viewer)).exclude(
+        hidden_authors(viewer, "reblog_of__account")
     )
-    hidden = hidden_authors(viewer)
-    return queryset.exclude(hidden) if hidden else queryset
 
 
 def render_statuses(request: HttpRequest, caller: Caller, statuses: list[Status]) -> list[dict]:
