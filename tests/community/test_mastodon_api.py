@@ -26,7 +26,12 @@ from kindwave.community.models import (
     Tag,
     Visibility,
 )
-from tests.community.test_oauth import bearer, password_token, register
+from tests.community.test_oauth import (  # noqa: F401 - the fixture applies here too
+    _fresh_rate_limits,
+    bearer,
+    password_token,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -409,6 +409,15 @@ class TestRateLimit:
         other = Client(REMOTE_ADDR="192.0.2.7")
         assert other.post("/oauth/token", data).status_code != 429
 
+    def test_registering_apps_is_rate_limited_per_address(self, client: Client) -> None:
+        from kindwave.community.mastodon.oauth import APPS_RATE_LIMIT
+
+        data = {"client_name": "spam", "redirect_uris": OOB}
+        for _ in range(APPS_RATE_LIMIT):
+            assert client.post("/api/v1/apps", data).status_code == 200
+
+        assert client.post("/api/v1/apps", data).status_code == 429
+
 
 class TestDiscoveryAndJson:
     def test_authorization_server_metadata(self, client: Client) -> None:

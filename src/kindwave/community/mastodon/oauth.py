@@ -1,7 +1,8 @@
 """OAuth 2 as Mastodon clients expect it, on django-oauth-toolkit.
 
 * ``POST /api/v1/apps`` registers a client (confidential, with a secret) for the
-  authorization-code, password and client-credentials grants alike, as Mastodon does.
+  authorization-code, password and client-credentials grants alike, as Mastodon does;
+  rate limited per client address.
 * ``/oauth/authorize`` asks the logged-in person's consent (an ``urn:ietf:wg:oauth:2.0:oob``
   redirect shows the code on the page instead); PKCE S256 is accepted.
 * ``/oauth/token`` answers with Mastodon's ``created_at`` besides the usual fields, and is
@@ -45,6 +46,8 @@ MASTODON_GRANTS = {"authorization_code", "password", "client_credentials", "refr
 
 _MAX_NAME = 255
 _MAX_URIS = 10
+#: Registering apps needs no account: at most this many per client address per window.
+APPS_RATE_LIMIT, APPS_RATE_WINDOW = 60, 300
 
 
 def application_entity(app: Application, scopes: list[str], *, secret: str | None) -> dict:
@@ -98,6 +101,7 @@ def parse_redirect_uris(params: Params) -> list[str]:
 
 @csrf_exempt
 @require_POST
+@rate_limited("oauth-apps", APPS_RATE_LIMIT, APPS_RATE_WINDOW)
 def create_app(request: HttpRequest) -> JsonResponse:
     """``POST /api/v1/apps``: register a client; its secret is shown only here."""
     try:
