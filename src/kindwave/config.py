@@ -100,6 +100,10 @@ class Config:
     # How many reverse proxies of ours stand in front of the app: the public pages' rate
     # limits then take the client's address from X-Forwarded-For (0: REMOTE_ADDR).
     trusted_proxy_hops: int = 0
+    # Mastodon-compatible API: how long an OAuth access token lives, in days (0: never, as
+    # Mastodon), and how many /oauth/token requests one client address may make a minute.
+    oauth_token_days: int = 0
+    oauth_token_rate_per_minute: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -203,4 +207,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         card_provider_url=card_provider_url,
         card_provider_key=env.get("KINDWAVE_CARD_PROVIDER_KEY", ""),
         trusted_proxy_hops=_int(env, "KINDWAVE_TRUSTED_PROXY_HOPS", 0),
+        oauth_token_days=_int(env, "KINDWAVE_OAUTH_TOKEN_DAYS", 0),
+        oauth_token_rate_per_minute=_int(
+            env, "KINDWAVE_OAUTH_TOKEN_RATE_PER_MINUTE", 30, minimum=1
+        ),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from kindwave.community.mastodon.scopes import ALL_SCOPES as MASTODON_SCOPES
 from kindwave.config import ConfigError, load_config
 
 try:
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "axes",
+    "oauth2_provider",
     "kindwave.accounts",
     "kindwave.causes",
     "kindwave.lines",
@@ -143,6 +145,22 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 # No personal data in logs: axes must not log usernames or IPs at INFO level.
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+
+# OAuth 2 for the Mastodon-compatible API (django-oauth-toolkit; docs/mastodon-api.md).
+OAUTH2_PROVIDER = {
+    "SCOPES": MASTODON_SCOPES,
+    "DEFAULT_SCOPES": ["read"],
+    # Mastodon's tokens never expire: "never" is a century here.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": (CONFIG.oauth_token_days or 36_500) * 86_400,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 600,
+    "PKCE_REQUIRED": False,
+    "OAUTH2_VALIDATOR_CLASS": "kindwave.community.mastodon.oauth.MastodonOAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "kindwave.community.mastodon.oauth.MastodonOAuthLibCore",
+    "REQUEST_APPROVAL_PROMPT": "force",
+    # Keep only a checksum of each token at rest: a copy of the database gives no access.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+OAUTH_TOKEN_RATE_PER_MINUTE = CONFIG.oauth_token_rate_per_minute
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("me/", include("kindwave.billing.urls")),
     path("transparency/", include("kindwave.causes.transparency_urls")),
     path("community/", include("kindwave.community.urls")),
+    path("", include("kindwave.community.mastodon.urls")),
     # Kindwave's own JSON API; /api/v1 and /api/v2 are kept for the Mastodon-compatible API.
     path("api/kindwave/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),

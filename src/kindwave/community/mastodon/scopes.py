@@ -1,0 +1,81 @@
+"""Mastodon's OAuth scopes and the rule that decides whether a token's scopes allow an
+endpoint. Imported by the settings, so it imports nothing of Django's but gettext_lazy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+_GRANULAR = {
+    "read": [
+        "accounts",
+        "blocks",
+        "bookmarks",
+        "favourites",
+        "filters",
+        "follows",
+        "lists",
+        "mutes",
+        "notifications",
+        "search",
+        "statuses",
+    ],
+    "write": [
+        "accounts",
+        "blocks",
+        "bookmarks",
+        "conversations",
+        "favourites",
+        "filters",
+        "follows",
+        "lists",
+        "media",
+        "mutes",
+        "notifications",
+        "reports",
+        "statuses",
+    ],
+}
+
+#: Every scope a token may carry, with the description the consent page shows.
+ALL_SCOPES: dict[str, Any] = {
+    "read": _("read everything on your account"),
+    "write": _("post and change everything on your account"),
+    "follow": _("follow, block and mute accounts"),
+    "push": _("receive push notifications"),
+    "profile": _("read your profile only"),
+    **{
+        f"{parent}:{part}": format_lazy(
+            _("read your {}") if parent == "read" else _("change your {}"), part
+        )
+        for parent, parts in _GRANULAR.items()
+        for part in parts
+    },
+}
+
+# Mastodon's legacy ``follow`` scope stands for these granular ones.
+_FOLLOW_COVERS = {
+    "read:blocks",
+    "write:blocks",
+    "read:follows",
+    "write:follows",
+    "read:mutes",
+    "write:mutes",
+}
+
+
+def scopes_allow(granted: Iterable[str], required: str) -> bool:
+    """Whether a token with the ``granted`` scopes may call an endpoint that asks for
+    ``required``. As Mastodon: a parent scope (``read``) allows every granular one under it
+    (``read:statuses``), and an endpoint that asks for a parent accepts a token holding any
+    of its granular scopes (Mastodon declares each endpoint with both)."""
+    held = set(granted)
+    if required in held:
+        return True
+    parent, _colon, part = required.partition(":")
+    if part:
+        return parent in held or (required in _FOLLOW_COVERS and "follow" in held)
+    return any(scope.startswith(f"{required}:") for scope in held)
