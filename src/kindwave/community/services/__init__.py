@@ -1,0 +1,1 @@
+"""Every write to the community goes through the modules of this package."""
