@@ -33,9 +33,12 @@ class TestFollow:
         assert home_texts(bob_account) == ["old friends", "old public"]
         assert counters(alice_account) == (1, 0)
         assert counters(bob_account) == (0, 1)
-        assert Notification.objects.filter(
-            account=alice_account, kind=Notification.Kind.FOLLOW
-        ).count() == 1
+        assert (
+            Notification.objects.filter(
+                account=alice_account, kind=Notification.Kind.FOLLOW
+            ).count()
+            == 1
+        )
 
     def test_backfill_takes_the_last_40(self, alice_account: Account, bob_account: Account) -> None:
         for n in range(45):

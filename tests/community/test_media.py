@@ -60,7 +60,10 @@ class TestUpload:
         ("upload", "message"),
         [
             (SimpleUploadedFile("x.jpg", b"not an image at all"), "not an image"),
-            (SimpleUploadedFile("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"), "not an image"),
+            (
+                SimpleUploadedFile("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+                "not an image",
+            ),
             (SimpleUploadedFile("x.jpg", b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)), "too big"),
         ],
     )
@@ -78,7 +81,7 @@ class TestUpload:
             media_service.upload_media(alice_account, SimpleUploadedFile("x.jpg", whole[:2000]))
 
     def test_refuses_over_40_megapixels(self, alice_account: Account) -> None:
-        # A small file that decodes to 8000 × 6000 pixels.
+        # A small file that decodes to 8000 by 6000 pixels.
         big = image_file((8000, 6000), "PNG", "1", exif=False)
 
         with pytest.raises(CommunityError, match="megapixels"):

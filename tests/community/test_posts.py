@@ -64,7 +64,9 @@ class TestPost:
 
     def test_500_characters_and_long_links_are_fine(self, alice_account: Account) -> None:
         posts.post(alice_account, "é" * 500, visibility=Visibility.PUBLIC)
-        posts.post(alice_account, "x" * 476 + " https://example.org/" + "a" * 300, visibility="public")
+        posts.post(
+            alice_account, "x" * 476 + " https://example.org/" + "a" * 300, visibility="public"
+        )
 
     def test_refuses_a_reply_to_a_deleted_or_hidden_post(
         self, alice_account: Account, charlie_account: Account
@@ -148,7 +150,9 @@ class TestDelete:
         posts.delete_status(alice_account, status)
 
         status.refresh_from_db()
-        assert status.deleted_at is not None and status.text == "" and status.content_html == ""
+        assert status.deleted_at is not None
+        assert status.text == ""
+        assert status.content_html == ""
         assert home_ids(alice_account) == home_ids(bob_account) == []
         assert not selectors.can_see(alice_account, status)
         alice_account.refresh_from_db()
@@ -180,9 +184,12 @@ class TestReblogAndFavourite:
         assert home_ids(charlie_account) == [shared.pk]
         status.refresh_from_db()
         assert status.reblogs_count == 1
-        assert Notification.objects.filter(
-            account=alice_account, kind=Notification.Kind.REBLOG
-        ).count() == 1
+        assert (
+            Notification.objects.filter(
+                account=alice_account, kind=Notification.Kind.REBLOG
+            ).count()
+            == 1
+        )
 
         posts.unreblog(bob_account, status)
         posts.unreblog(bob_account, status)

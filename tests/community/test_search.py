@@ -52,7 +52,9 @@ class TestStatuses:
         assert texts(search.search(charlie_account, 'wat" OR secret*')) == []
         assert texts(search.search(charlie_account, "NEAR(")) == []
 
-    def test_deleted_posts_are_not_found(self, alice_account: Account, charlie_account: Account) -> None:
+    def test_deleted_posts_are_not_found(
+        self, alice_account: Account, charlie_account: Account
+    ) -> None:
         status = posts.post(alice_account, "ephemeral thought", visibility="public")
         posts.delete_status(alice_account, status)
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindwave.accounts.models import User
 from kindwave.accounts import services as accounts
+from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
 from kindwave.community.models import Account
 from kindwave.community.services.accounts import (
@@ -32,8 +32,12 @@ class TestEnsureAccount:
         assert Account.objects.count() == 1
 
     def test_accents_folded_and_names_made_unique(self, db) -> None:
-        first = accounts.create_subscriber(email="helene.d@a.example", full_name="", password=PASSWORD)
-        second = accounts.create_subscriber(email="Helene_D@b.example", full_name="", password=PASSWORD)
+        first = accounts.create_subscriber(
+            email="helene.d@a.example", full_name="", password=PASSWORD
+        )
+        second = accounts.create_subscriber(
+            email="Helene_D@b.example", full_name="", password=PASSWORD
+        )
 
         assert username_base("Hélène.Dupré") == "helene_dupre"
         assert ensure_account(first).username == "helene_d"
@@ -41,7 +45,9 @@ class TestEnsureAccount:
 
     def test_long_names_stay_within_30(self, db) -> None:
         users = [
-            accounts.create_subscriber(email=f"{'x' * 40}@{n}.example", full_name="", password=PASSWORD)
+            accounts.create_subscriber(
+                email=f"{'x' * 40}@{n}.example", full_name="", password=PASSWORD
+            )
             for n in range(3)
         ]
 
@@ -69,15 +75,15 @@ class TestRender:
     def test_escapes_everything(self) -> None:
         html = render('<script>alert("x")</script> & <b>').html
 
-        assert "<script>" not in html and "<b>" not in html
-        assert "&lt;script&gt;" in html and "&amp;" in html
+        assert "<script>" not in html
+        assert "<b>" not in html
+        assert "&lt;script&gt;" in html
+        assert "&amp;" in html
 
     def test_links_urls_with_nofollow(self) -> None:
         html = render("see https://example.org/a?b=1&c=2.").html
 
-        assert (
-            '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener"' in html
-        )
+        assert '<a href="https://example.org/a?b=1&amp;c=2" rel="nofollow noopener"' in html
         assert html.endswith("</a>.</p>")
 
     def test_a_url_cannot_break_out_of_the_attribute(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -44,7 +45,7 @@ MAX_NOTIFICATIONS_LIMIT = 80
 _OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
 
 
-def blocked_either_way(viewer: Account) -> tuple[QuerySet[Block], QuerySet[Block]]:
+def blocked_either_way(viewer: Account) -> tuple[QuerySet[Block, Any], QuerySet[Block, Any]]:
     """(the ids the viewer blocks, the ids blocking the viewer) as subqueries."""
     return (
         Block.objects.filter(account=viewer).values("target_id"),
@@ -90,7 +91,7 @@ def get_status_for(viewer: Account | None, status_id: int) -> Status:
 
 
 def _ids_page(
-    ids: QuerySet,  # type: ignore[type-arg]
+    ids: QuerySet[Any, Any],
     field: str,
     *,
     max_id: int | None,
@@ -177,13 +178,11 @@ def _page(
     min_id: int | None,
     limit: int,
 ) -> list[Status]:
-    ids = _ids_page(
-        statuses, "id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit
-    )
+    ids = _ids_page(statuses, "id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
     return load_statuses(viewer, ids)
 
 
-def _muted(account: Account) -> QuerySet[Mute]:
+def _muted(account: Account) -> QuerySet[Mute, Any]:
     return Mute.objects.filter(account=account).values("target_id")
 
 
@@ -220,9 +219,7 @@ def public(
 ) -> list[Status]:
     """Public posts (not reblogs) the viewer may see, newest first. Every account is local
     here, so ``local`` changes nothing; it is accepted for the API's sake."""
-    statuses = visible_statuses(viewer).filter(
-        visibility=Visibility.PUBLIC, reblog_of__isnull=True
-    )
+    statuses = visible_statuses(viewer).filter(visibility=Visibility.PUBLIC, reblog_of__isnull=True)
     if viewer is not None:
         statuses = statuses.exclude(account_id__in=_muted(viewer))
     return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
@@ -345,8 +342,13 @@ def notifications(
     )
     if not ids:
         return []
-    by_id = {n.pk: n for n in Notification.objects.filter(pk__in=ids).select_related("from_account")}
-    statuses = {s.pk: s for s in load_statuses(account, [n.status_id for n in by_id.values() if n.status_id])}
+    by_id = {
+        n.pk: n for n in Notification.objects.filter(pk__in=ids).select_related("from_account")
+    }
+    statuses = {
+        s.pk: s
+        for s in load_statuses(account, [n.status_id for n in by_id.values() if n.status_id])
+    }
     found_list = [by_id[pk] for pk in ids]
     for notification in found_list:
         if notification.status_id is not None:

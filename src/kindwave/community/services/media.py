@@ -55,8 +55,14 @@ def _open(file: IO[bytes]) -> Image.Image:
             file.seek(0)
             image = Image.open(file)
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as error:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as error:
         raise refused from error
     return image
 

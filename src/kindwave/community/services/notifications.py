@@ -24,9 +24,13 @@ def notify(
     )
 
 
-def withdraw(from_account: Account, kind: str, status: Status | None = None, **more: object) -> None:
+def withdraw(
+    from_account: Account, kind: str, status: Status | None = None, **more: object
+) -> None:
     """Remove the notifications ``from_account`` caused by an action it undid."""
-    Notification.objects.filter(from_account=from_account, kind=kind, status=status, **more).delete()
+    Notification.objects.filter(
+        from_account=from_account, kind=kind, status=status, **more
+    ).delete()
 
 
 def mark_read(account: Account, up_to_id: int) -> int:

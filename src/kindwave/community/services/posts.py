@@ -215,7 +215,9 @@ def reblog(account: Account, status: Status) -> Status:
 def unreblog(account: Account, status: Status) -> Status:
     """Undo ``account``'s reblog of ``status``; returns the original. Idempotent."""
     original = _target(account, status)
-    for shared in Status.objects.filter(account=account, reblog_of=original, deleted_at__isnull=True):
+    for shared in Status.objects.filter(
+        account=account, reblog_of=original, deleted_at__isnull=True
+    ):
         _tombstone(shared)
     original.refresh_from_db(fields=["reblogs_count"])
     return original

@@ -67,7 +67,9 @@ def _accounts(viewer: Account | None, q: str) -> QuerySet[Account]:
     if viewer is not None:
         blocking, blocked_by = selectors.blocked_either_way(viewer)
         found = found.exclude(pk__in=blocking).exclude(pk__in=blocked_by)
-    exact = Case(When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField())
+    exact = Case(
+        When(username__iexact=name, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
     return found.order_by(exact, "-followers_count", "username")
 
 

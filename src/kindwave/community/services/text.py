@@ -19,7 +19,9 @@ from kindwave.community.models import Account
 #: A link counts as this many characters, whatever its length (Mastodon's rule).
 URL_CHARS = 23
 
-_URL = r"https?://[^\s<>\"'\u00a0]+[^\s<>\"'\u00a0.,;:!?)\]}»”’]"
+# A link does not end with the punctuation that follows it in a sentence (closing quotes
+# and brackets included).
+_URL = r"https?://[^\s<>\"'\u00a0]+[^\s<>\"'\u00a0.,;:!?)\]}\u00bb\u201d\u2019]"
 _MENTION = r"(?<![\w/\\@])@([a-zA-Z0-9_]{1,30})(?![\w@])"
 # A hashtag is word characters with at least one letter (``#2026`` is not a tag), so that
 # ``#écologie`` and ``#水`` are tags; not inside a URL or a word (``a#b``).
@@ -128,9 +130,10 @@ def render(text: str) -> Rendered:
                 pieces.append(escape(match.group(0)))
                 continue
             mentions[account.pk] = account
+            href = escape(account_url(account.username))
             pieces.append(
-                f'<span class="h-card" translate="no"><a href="{escape(account_url(account.username))}"'
-                f' class="u-url mention">@<span>{escape(account.username)}</span></a></span>'
+                f'<span class="h-card" translate="no"><a href="{href}" class="u-url mention">'
+                f"@<span>{escape(account.username)}</span></a></span>"
             )
         else:
             name = normalise_tag(match.group(3))
@@ -143,4 +146,6 @@ def render(text: str) -> Rendered:
                 f"#<span>{escape(match.group(3))}</span></a>"
             )
     pieces.append(escape(text[position:]))
-    return Rendered(html=_paragraphs("".join(pieces)), mentions=list(mentions.values()), tags=list(tags))
+    return Rendered(
+        html=_paragraphs("".join(pieces)), mentions=list(mentions.values()), tags=list(tags)
+    )
