@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils import timezone
 
 from kindwave.community.models import Account, Block, Notification, Status
 
@@ -34,9 +35,19 @@ def withdraw(
 
 
 def mark_read(account: Account, up_to_id: int) -> int:
-    """Mark ``account``'s notifications up to ``up_to_id`` read; returns how many."""
-    from django.utils import timezone
-
+    """Mark ``account``'s notifications up to ``up_to_id`` read; returns how many.
+    Idempotent."""
     return Notification.objects.filter(
         account=account, pk__lte=up_to_id, read_at__isnull=True
     ).update(read_at=timezone.now())
+
+
+def dismiss(account: Account, notification_id: int) -> None:
+    """Delete one of ``account``'s notifications (someone else's: nothing happens, as for
+    one that does not exist). Idempotent."""
+    Notification.objects.filter(account=account, pk=notification_id).delete()
+
+
+def clear(account: Account) -> None:
+    """Delete all of ``account``'s notifications."""
+    Notification.objects.filter(account=account).delete()
