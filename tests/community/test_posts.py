@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from kindwave.causes.models import Cause
 from kindwave.community import selectors
 from kindwave.community.models import (
     Account,
     MediaAttachment,
     Notification,
+    Project,
+    ProjectFollow,
     Status,
     TimelineEntry,
     Visibility,
 )
 from kindwave.community.services import follows, posts
+from kindwave.community.services.accounts import ensure_cause_account
 from kindwave.community.services.errors import CommunityError
 
 
@@ -234,3 +238,41 @@ class TestReblogAndFavourite:
 
         with pytest.raises(CommunityError, match="does not exist"):
             posts.favourite(charlie_account, status)
+
+
+class TestDonateButtonAndProjectUpdates:
+    @pytest.fixture
+    def project(self, demo_causes: dict[str, Cause]) -> Project:
+        cause = demo_causes["wateraid"]
+        return Project.objects.create(
+            owner=ensure_cause_account(cause),
+            cause=cause,
+            slug="wells",
+            title="Wells",
+            description="Wells for villages",
+            currency="GBP",
+            goal_minor=100_000,
+        )
+
+    def test_an_update_by_the_cause_reaches_the_projects_followers(
+        self, project: Project, alice_account: Account, bob_account: Account
+    ) -> None:
+        ProjectFollow.objects.create(project=project, account=alice_account)
+
+        update = posts.post(project.owner, "Half way!", visibility="public", donate_project=project)
+        by_bob = posts.post(bob_account, "Give!", visibility="public", donate_project=project)
+
+        assert home_ids(alice_account) == [update.pk]
+        assert update.donate_cause == project.cause
+        assert by_bob.donate_cause == project.cause
+
+    def test_an_unverified_cause_gets_no_button(
+        self, demo_causes: dict[str, Cause], alice_account: Account
+    ) -> None:
+        cause = demo_causes["wateraid"]
+        cause.verified_at = None
+        cause.save(update_fields=["verified_at"])
+
+        with pytest.raises(CommunityError, match="verified"):
+            posts.post(alice_account, "Give!", visibility="public", donate_cause=cause)
+        assert not Status.objects.exists()

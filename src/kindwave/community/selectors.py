@@ -288,8 +288,7 @@ def context(viewer: Account | None, status: Status) -> Context:
     by_id = {s.pk: s for s in thread}
     ancestors: list[Status] = []
     parent_id = status.in_reply_to_id
-    # Parents we cannot see break the chain upwards, but still link what is above them,
-    # so walk the visible ones only while we can.
+    # A parent the viewer may not see ends the chain: what is above it stays hidden too.
     while parent_id is not None and parent_id in by_id:
         parent = by_id[parent_id]
         ancestors.append(parent)

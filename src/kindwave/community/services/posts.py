@@ -72,7 +72,7 @@ def post(
     account: Account,
     text: str,
     *,
-    visibility: str = Visibility.PUBLIC,
+    visibility: str,
     in_reply_to: Status | None = None,
     spoiler_text: str = "",
     sensitive: bool = False,
@@ -99,6 +99,8 @@ def post(
     media = _media(account, media_ids)
     if donate_project is not None:
         donate_cause = donate_project.cause
+    if donate_cause is not None and not donate_cause.is_verified:
+        raise CommunityError(_("Only a verified cause can receive donations."))
     rendered = render(text)
     status = Status(
         account=account,
