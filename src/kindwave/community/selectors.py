@@ -208,6 +208,14 @@ def home(
     return load_statuses(account, ids)
 
 
+def _public_posts(viewer: Account | None) -> QuerySet[Status]:
+    """Public posts, not reblogs, the viewer may see, without those of accounts they mute."""
+    statuses = visible_statuses(viewer).filter(visibility=Visibility.PUBLIC, reblog_of__isnull=True)
+    if viewer is not None:
+        statuses = statuses.exclude(account_id__in=_muted(viewer))
+    return statuses
+
+
 def public(
     viewer: Account | None,
     *,
@@ -219,9 +227,7 @@ def public(
 ) -> list[Status]:
     """Public posts (not reblogs) the viewer may see, newest first. Every account is local
     here, so ``local`` changes nothing; it is accepted for the API's sake."""
-    statuses = visible_statuses(viewer).filter(visibility=Visibility.PUBLIC, reblog_of__isnull=True)
-    if viewer is not None:
-        statuses = statuses.exclude(account_id__in=_muted(viewer))
+    statuses = _public_posts(viewer)
     return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
 
 
@@ -235,13 +241,7 @@ def hashtag(
     limit: int = DEFAULT_LIMIT,
 ) -> list[Status]:
     """Public posts tagged ``tag`` (any case, with or without ``#``), newest first."""
-    statuses = visible_statuses(viewer).filter(
-        visibility=Visibility.PUBLIC,
-        reblog_of__isnull=True,
-        tags__name=normalise_tag(tag.removeprefix("#")),
-    )
-    if viewer is not None:
-        statuses = statuses.exclude(account_id__in=_muted(viewer))
+    statuses = _public_posts(viewer).filter(tags__name=normalise_tag(tag.removeprefix("#")))
     return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
 
 
