@@ -273,8 +273,8 @@ class Context:
 
 def context(viewer: Account | None, status: Status) -> Context:
     """The thread around ``status``: the posts it replies to (oldest first) and the replies
-    under it (depth first, in order), those the viewer may see only. A reply the viewer may
-    not see hides nothing below it that they may see, as on Mastodon. Fixed query count."""
+    under it (depth first, in order), those the viewer may see only: a reply the viewer may
+    not see is left out with everything under it. Fixed query count."""
     root_id = status.conversation_root_id or status.pk
     thread = load_statuses(
         viewer,

@@ -42,7 +42,7 @@ def follow(account: Account, target: Account) -> Follow:
         .order_by("-id")
         .values_list("id", flat=True)[:BACKFILL]
     )
-    timelines.backfill(account, target, list(recent))
+    timelines.backfill(account, list(recent))
     notifications.notify(target, account, Notification.Kind.FOLLOW)
     return created
 

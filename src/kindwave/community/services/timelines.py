@@ -108,9 +108,9 @@ def withdraw_status(status: Status) -> None:
     TimelineEntry.objects.filter(status=status).delete()
 
 
-def backfill(account: Account, target: Account, visible: Iterable[int]) -> None:
-    """Put ``visible`` (ids of ``target``'s recent posts ``account`` may see) into
-    ``account``'s home, after a new follow."""
+def backfill(account: Account, visible: Iterable[int]) -> None:
+    """Put ``visible`` (ids of posts ``account`` may see: a newly followed account's
+    recent ones) into ``account``'s home."""
     TimelineEntry.objects.bulk_create(
         [TimelineEntry(account=account, status_id=pk) for pk in visible], ignore_conflicts=True
     )
