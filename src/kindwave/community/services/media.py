@@ -4,14 +4,17 @@ metadata: location, camera, owner), resized and given a preview, with Pillow."""
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from kindwave.community.models import Account, MediaAttachment
 from kindwave.community.services.errors import CommunityError
@@ -35,11 +38,28 @@ def _size_of(file: IO[bytes]) -> int:
     return end
 
 
+_STRICT = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding() -> Iterator[None]:
+    # WeasyPrint (the invoices' PDFs) turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES
+    # when imported; an upload must decode completely, so it is off while we decode one
+    # (another thread's image decoded meanwhile is only held to the same standard).
+    with _STRICT:
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def _open(file: IO[bytes]) -> Image.Image:
     """The image in ``file``, fully checked, or ``CommunityError``."""
     refused = CommunityError(_("This file is not an image we accept (JPEG, PNG, GIF or WebP)."))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _strict_decoding():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             file.seek(0)
             with Image.open(file) as probe:
