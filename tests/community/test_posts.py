@@ -66,6 +66,11 @@ class TestPost:
 
         assert counts() == before
 
+    def test_refuses_an_over_long_content_warning(self, alice_account: Account) -> None:
+        with pytest.raises(CommunityError, match="content warning"):
+            posts.post(alice_account, "x", visibility="public", spoiler_text="w" * 201)
+        assert not Status.objects.exists()
+
     def test_500_characters_and_long_links_are_fine(self, alice_account: Account) -> None:
         posts.post(alice_account, "é" * 500, visibility=Visibility.PUBLIC)
         posts.post(

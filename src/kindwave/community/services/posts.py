@@ -29,11 +29,16 @@ from kindwave.community.services.errors import CommunityError
 from kindwave.community.services.text import render, status_length
 
 MAX_MEDIA = 4
+SPOILER_MAX = Status._meta.get_field("spoiler_text").max_length or 200
 
 
 def _check_text(text: str, spoiler_text: str, media_ids: Sequence[int]) -> None:
     if not text.strip() and not media_ids:
         raise CommunityError(_("A post needs some text or an image."))
+    if len(spoiler_text) > SPOILER_MAX:
+        raise CommunityError(
+            _("A content warning is at most %(max)d characters.") % {"max": SPOILER_MAX}
+        )
     length = status_length(text, spoiler_text)
     if length > MAX_STATUS_CHARS:
         raise CommunityError(
@@ -106,7 +111,7 @@ def post(
         account=account,
         text=text,
         content_html=rendered.html,
-        spoiler_text=spoiler_text[:200],
+        spoiler_text=spoiler_text,
         sensitive=sensitive or bool(spoiler_text),
         language=language[:8],
         visibility=visibility,
