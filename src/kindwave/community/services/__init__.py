@@ -1,1 +1,0 @@
-"""Every write to the community goes through the modules of this package."""
