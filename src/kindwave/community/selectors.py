@@ -1,0 +1,355 @@
+"""Reads of the community, and the one place that decides who may see a post.
+
+Every page and API endpoint fetches posts through :func:`visible_statuses` (or a timeline
+built on it): a post the viewer may not see is a 404 exactly like one that does not exist.
+
+* public and unlisted: everyone, except when the author and the viewer block each other;
+* followers-only (``private``): the author, their followers and the accounts it mentions;
+* mentioned-only (``direct``): the author and the accounts it mentions;
+* deleted: no one.
+
+Timelines return lists of ``Status`` with everything a page or the API needs loaded
+(authors, the reblogged post and its author, media, tags, mentions, and for a viewer
+``viewer_favourited`` / ``viewer_reblogged`` on each post and its reblog), in a fixed
+number of queries whatever the number of posts. Pagination follows Mastodon: ``max_id`` is
+an exclusive upper bound, ``since_id`` an exclusive lower bound (newest first), ``min_id``
+an exclusive lower bound taken oldest first then returned newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from kindwave.community.models import (
+    Account,
+    Block,
+    Favourite,
+    Follow,
+    Mute,
+    Notification,
+    Status,
+    TimelineEntry,
+    Visibility,
+)
+from kindwave.community.services.text import normalise_tag
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 40
+MAX_NOTIFICATIONS_LIMIT = 80
+
+_OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
+def blocked_either_way(viewer: Account) -> tuple[QuerySet[Block, Any], QuerySet[Block, Any]]:
+    """(the ids the viewer blocks, the ids blocking the viewer) as subqueries."""
+    return (
+        Block.objects.filter(account=viewer).values("target_id"),
+        Block.objects.filter(target=viewer).values("account_id"),
+    )
+
+
+def visible_statuses(viewer: Account | None) -> QuerySet[Status]:
+    """Every post ``viewer`` (``None``: an anonymous visitor) may see, reblogs included."""
+    statuses = Status.objects.filter(deleted_at__isnull=True)
+    if viewer is None:
+        return statuses.filter(visibility__in=_OPEN)
+    blocking, blocked_by = blocked_either_way(viewer)
+    mentioned = Exists(
+        Status.mentions.through.objects.filter(status_id=OuterRef("pk"), account_id=viewer.pk)
+    )
+    following = Exists(Follow.objects.filter(account=viewer, target_id=OuterRef("account_id")))
+    return statuses.filter(
+        Q(account=viewer)
+        | Q(visibility__in=_OPEN)
+        | Q(visibility=Visibility.PRIVATE) & (following | mentioned)
+        | Q(visibility=Visibility.DIRECT) & mentioned
+    ).exclude(
+        Q(account_id__in=blocking)
+        | Q(account_id__in=blocked_by)
+        | Q(reblog_of__account_id__in=blocking)
+        | Q(reblog_of__account_id__in=blocked_by)
+    )
+
+
+def can_see(viewer: Account | None, status: Status) -> bool:
+    """Whether ``viewer`` may see ``status`` (the rule of :func:`visible_statuses`)."""
+    return visible_statuses(viewer).filter(pk=status.pk).exists()
+
+
+def get_status_for(viewer: Account | None, status_id: int) -> Status:
+    """The post ``status_id`` if ``viewer`` may see it, loaded like a timeline's posts;
+    ``Http404`` otherwise, as for a post that does not exist."""
+    statuses = _load(viewer, list(visible_statuses(viewer).filter(pk=status_id)))
+    if not statuses:
+        raise Http404
+    return statuses[0]
+
+
+def _ids_page(
+    ids: QuerySet[Any, Any],
+    field: str,
+    *,
+    max_id: int | None,
+    since_id: int | None,
+    min_id: int | None,
+    limit: int,
+    most: int = MAX_LIMIT,
+) -> list[int]:
+    """One page of the values of ``field`` (an increasing id) in ``ids``, newest first."""
+    limit = max(1, min(limit, most))
+    if max_id is not None:
+        ids = ids.filter(**{f"{field}__lt": max_id})
+    if since_id is not None:
+        ids = ids.filter(**{f"{field}__gt": since_id})
+    if min_id is not None:
+        ids = ids.filter(**{f"{field}__gt": min_id})
+        return sorted(ids.order_by(field).values_list(field, flat=True)[:limit], reverse=True)
+    return list(ids.order_by(f"-{field}").values_list(field, flat=True)[:limit])
+
+
+def _loaded(statuses: QuerySet[Status]) -> QuerySet[Status]:
+    return statuses.select_related(
+        "account",
+        "in_reply_to_account",
+        "donate_cause",
+        "donate_project",
+        "reblog_of__account",
+        "reblog_of__in_reply_to_account",
+        "reblog_of__donate_cause",
+        "reblog_of__donate_project",
+    ).prefetch_related(
+        "media",
+        "tags",
+        "mentions",
+        "reblog_of__media",
+        "reblog_of__tags",
+        "reblog_of__mentions",
+    )
+
+
+def _load(viewer: Account | None, statuses: Iterable[Status]) -> list[Status]:
+    """Mark the viewer's favourites and reblogs on ``statuses`` and their reblogged posts
+    (two queries)."""
+    statuses = list(statuses)
+    shown = {s.pk for s in statuses} | {s.reblog_of_id for s in statuses if s.reblog_of_id}
+    favourited: set[int] = set()
+    reblogged: set[int] = set()
+    if viewer is not None and shown:
+        favourited = set(
+            Favourite.objects.filter(account=viewer, status_id__in=shown).values_list(
+                "status_id", flat=True
+            )
+        )
+        reblogged = {
+            pk
+            for pk in Status.objects.filter(
+                account=viewer, reblog_of_id__in=shown, deleted_at__isnull=True
+            ).values_list("reblog_of_id", flat=True)
+            if pk is not None
+        }
+    for status in statuses:
+        for shown_status in (status, status.reblog_of):
+            if shown_status is not None:
+                shown_status.viewer_favourited = shown_status.pk in favourited  # type: ignore[attr-defined]
+                shown_status.viewer_reblogged = shown_status.pk in reblogged  # type: ignore[attr-defined]
+    return statuses
+
+
+def load_statuses(viewer: Account | None, ids: list[int]) -> list[Status]:
+    """The posts ``ids`` in that order, loaded like a timeline's (no visibility check:
+    ``ids`` must come from :func:`visible_statuses`)."""
+    if not ids:
+        return []
+    by_id = {s.pk: s for s in _loaded(Status.objects.filter(pk__in=ids))}
+    return _load(viewer, [by_id[pk] for pk in ids if pk in by_id])
+
+
+def _page(
+    viewer: Account | None,
+    statuses: QuerySet[Status],
+    *,
+    max_id: int | None,
+    since_id: int | None,
+    min_id: int | None,
+    limit: int,
+) -> list[Status]:
+    ids = _ids_page(statuses, "id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+    return load_statuses(viewer, ids)
+
+
+def _muted(account: Account) -> QuerySet[Mute, Any]:
+    return Mute.objects.filter(account=account).values("target_id")
+
+
+def home(
+    account: Account,
+    *,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Status]:
+    """``account``'s home timeline: its own posts and those of the accounts it follows
+    (fanned out on write), newest first, without the accounts it mutes."""
+    muted = _muted(account)
+    entries = (
+        TimelineEntry.objects.filter(account=account)
+        .exclude(status__account_id__in=muted)
+        .exclude(status__reblog_of__account_id__in=muted)
+    )
+    ids = _ids_page(
+        entries, "status_id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit
+    )
+    return load_statuses(account, ids)
+
+
+def _public_posts(viewer: Account | None) -> QuerySet[Status]:
+    """Public posts, not reblogs, the viewer may see, without those of accounts they mute."""
+    statuses = visible_statuses(viewer).filter(visibility=Visibility.PUBLIC, reblog_of__isnull=True)
+    if viewer is not None:
+        statuses = statuses.exclude(account_id__in=_muted(viewer))
+    return statuses
+
+
+def public(
+    viewer: Account | None,
+    *,
+    local: bool = True,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Status]:
+    """Public posts (not reblogs) the viewer may see, newest first. Every account is local
+    here, so ``local`` changes nothing; it is accepted for the API's sake."""
+    statuses = _public_posts(viewer)
+    return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+
+
+def hashtag(
+    viewer: Account | None,
+    tag: str,
+    *,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Status]:
+    """Public posts tagged ``tag`` (any case, with or without ``#``), newest first."""
+    statuses = _public_posts(viewer).filter(tags__name=normalise_tag(tag.removeprefix("#")))
+    return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+
+
+def account_statuses(
+    viewer: Account | None,
+    target: Account,
+    *,
+    exclude_replies: bool = False,
+    exclude_reblogs: bool = False,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Status]:
+    """``target``'s posts and reblogs that ``viewer`` may see, newest first."""
+    statuses = visible_statuses(viewer).filter(account=target)
+    if exclude_replies:
+        statuses = statuses.filter(in_reply_to__isnull=True)
+    if exclude_reblogs:
+        statuses = statuses.filter(reblog_of__isnull=True)
+    return _page(viewer, statuses, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+
+
+@dataclass(frozen=True)
+class Context:
+    ancestors: list[Status]
+    descendants: list[Status]
+
+
+def context(viewer: Account | None, status: Status) -> Context:
+    """The thread around ``status``: the posts it replies to (oldest first) and the replies
+    under it (depth first, in order), those the viewer may see only: a reply the viewer may
+    not see is left out with everything under it. Fixed query count."""
+    root_id = status.conversation_root_id or status.pk
+    thread = load_statuses(
+        viewer,
+        list(
+            visible_statuses(viewer)
+            .filter(Q(pk=root_id) | Q(conversation_root_id=root_id))
+            .order_by("id")
+            .values_list("id", flat=True)
+        ),
+    )
+    by_id = {s.pk: s for s in thread}
+    ancestors: list[Status] = []
+    parent_id = status.in_reply_to_id
+    # A parent the viewer may not see ends the chain: what is above it stays hidden too.
+    while parent_id is not None and parent_id in by_id:
+        parent = by_id[parent_id]
+        ancestors.append(parent)
+        parent_id = parent.in_reply_to_id
+    ancestors.reverse()
+    children: dict[int, list[Status]] = {}
+    for item in thread:
+        if item.in_reply_to_id is not None:
+            children.setdefault(item.in_reply_to_id, []).append(item)
+    descendants: list[Status] = []
+    stack = list(reversed(children.get(status.pk, [])))
+    while stack:
+        item = stack.pop()
+        descendants.append(item)
+        stack.extend(reversed(children.get(item.pk, [])))
+    return Context(ancestors=ancestors, descendants=descendants)
+
+
+def notifications(
+    account: Account,
+    *,
+    types: Iterable[str] = (),
+    exclude_types: Iterable[str] = (),
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Notification]:
+    """``account``'s notifications, newest first, without those from accounts it mutes or
+    blocks, nor about posts it may no longer see; each with its sender and post loaded."""
+    blocking, blocked_by = blocked_either_way(account)
+    found = Notification.objects.filter(account=account).exclude(
+        Q(from_account_id__in=_muted(account))
+        | Q(from_account_id__in=blocking)
+        | Q(from_account_id__in=blocked_by)
+        | Q(status__deleted_at__isnull=False)
+    )
+    if types := list(types):
+        found = found.filter(kind__in=types)
+    if exclude_types := list(exclude_types):
+        found = found.exclude(kind__in=exclude_types)
+    ids = _ids_page(
+        found,
+        "id",
+        max_id=max_id,
+        since_id=since_id,
+        min_id=min_id,
+        limit=limit,
+        most=MAX_NOTIFICATIONS_LIMIT,
+    )
+    if not ids:
+        return []
+    by_id = {
+        n.pk: n for n in Notification.objects.filter(pk__in=ids).select_related("from_account")
+    }
+    statuses = {
+        s.pk: s
+        for s in load_statuses(account, [n.status_id for n in by_id.values() if n.status_id])
+    }
+    found_list = [by_id[pk] for pk in ids]
+    for notification in found_list:
+        if notification.status_id is not None:
+            notification.status = statuses[notification.status_id]
+    return found_list
