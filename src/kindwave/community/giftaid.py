@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TextIO
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kindwave.causes.models import Cause
 from kindwave.community.models import Donation
@@ -103,7 +104,7 @@ def check_declaration(
     limits = (
         (first, 1, 35, _("first name")),
         (last, 1, 35, _("last name")),
-        (title, 0, 4, _("title")),
+        (title, 0, 4, pgettext("form of address", "title")),
         (house, 1, 40, _("house name or number")),
         (address, 0, 300, _("address")),
     )

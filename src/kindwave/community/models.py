@@ -286,8 +286,8 @@ class Block(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = _("block")
-        verbose_name_plural = _("blocks")
+        verbose_name = _("blocked account")
+        verbose_name_plural = _("blocked accounts")
         constraints = [
             models.UniqueConstraint(fields=["account", "target"], name="community_block_once")
         ]
