@@ -67,8 +67,7 @@ def create_status(request: HttpRequest, caller: Caller) -> dict:
         media_ids=_ids(params, "media_ids"),
         idempotency_key=request.headers.get("Idempotency-Key", ""),
     )
-    created = selectors.get_status_for(caller.account, status.pk)
-    return render_statuses(request, caller, [created])[0]
+    return _rendered(request, caller, status.pk)
 
 
 @csrf_exempt
@@ -160,3 +159,45 @@ def account_statuses(request: HttpRequest, caller: Caller, account_id: str) -> H
         **page_request(request).bounds(),
     )
     return _page_response(request, caller, statuses)
+
+
+# -- favourites and reblogs ------------------------------------------------------------------
+
+
+@endpoint("POST", scope="write:favourites", user_required=True)
+def favourite(request: HttpRequest, caller: Caller, status_id: str) -> dict:
+    """Favourite a post the caller may see; answers with the post. Idempotent."""
+    assert caller.account is not None  # noqa: S101 - user_required
+    liked = posts.favourite(caller.account, _visible(caller, status_id))
+    return _rendered(request, caller, liked.pk)
+
+
+@endpoint("POST", scope="write:favourites", user_required=True)
+def unfavourite(request: HttpRequest, caller: Caller, status_id: str) -> dict:
+    """Undo a favourite; answers with the post. Idempotent."""
+    assert caller.account is not None  # noqa: S101 - user_required
+    unliked = posts.unfavourite(caller.account, _visible(caller, status_id))
+    return _rendered(request, caller, unliked.pk)
+
+
+@endpoint("POST", scope="write:statuses", user_required=True)
+def reblog(request: HttpRequest, caller: Caller, status_id: str) -> dict:
+    """Share a public or unlisted post; answers with the reblog (the post in ``reblog``).
+    Idempotent."""
+    assert caller.account is not None  # noqa: S101 - user_required
+    shared = posts.reblog(caller.account, _visible(caller, status_id))
+    return _rendered(request, caller, shared.pk)
+
+
+@endpoint("POST", scope="write:statuses", user_required=True)
+def unreblog(request: HttpRequest, caller: Caller, status_id: str) -> dict:
+    """Undo the caller's reblog; answers with the original post. Idempotent."""
+    assert caller.account is not None  # noqa: S101 - user_required
+    original = posts.unreblog(caller.account, _visible(caller, status_id))
+    return _rendered(request, caller, original.pk)
+
+
+def _rendered(request: HttpRequest, caller: Caller, status_id: int) -> dict:
+    """A post as the caller now sees it (counters and flags after their action)."""
+    shown = selectors.get_status_for(caller.account, status_id)
+    return render_statuses(request, caller, [shown])[0]
