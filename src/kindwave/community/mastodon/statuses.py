@@ -4,6 +4,8 @@ not see is a 404 exactly like a missing one, and never appears in a timeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -164,37 +166,38 @@ def account_statuses(request: HttpRequest, caller: Caller, account_id: str) -> H
 # -- favourites and reblogs ------------------------------------------------------------------
 
 
-@endpoint("POST", scope="write:favourites", user_required=True)
-def favourite(request: HttpRequest, caller: Caller, status_id: str) -> dict:
-    """Favourite a post the caller may see; answers with the post. Idempotent."""
-    assert caller.account is not None  # noqa: S101 - user_required
-    liked = posts.favourite(caller.account, _visible(caller, status_id))
-    return _rendered(request, caller, liked.pk)
+StatusAction = Callable[[Account, Status], Status]
 
 
-@endpoint("POST", scope="write:favourites", user_required=True)
-def unfavourite(request: HttpRequest, caller: Caller, status_id: str) -> dict:
-    """Undo a favourite; answers with the post. Idempotent."""
-    assert caller.account is not None  # noqa: S101 - user_required
-    unliked = posts.unfavourite(caller.account, _visible(caller, status_id))
-    return _rendered(request, caller, unliked.pk)
+def _action(service: StatusAction, scope: str, doc: str) -> Callable[..., HttpResponse]:
+    """``POST /api/v1/statuses/:id/<action>``: ``service`` applied by the caller to a post
+    they may see, answered with the post it returns as the caller now sees it."""
+
+    def act(request: HttpRequest, caller: Caller, status_id: str) -> dict:
+        assert caller.account is not None  # noqa: S101 - user_required
+        return _rendered(request, caller, service(caller.account, _visible(caller, status_id)).pk)
+
+    act.__doc__ = doc
+    return endpoint("POST", scope=scope, user_required=True)(act)
 
 
-@endpoint("POST", scope="write:statuses", user_required=True)
-def reblog(request: HttpRequest, caller: Caller, status_id: str) -> dict:
-    """Share a public or unlisted post; answers with the reblog (the post in ``reblog``).
-    Idempotent."""
-    assert caller.account is not None  # noqa: S101 - user_required
-    shared = posts.reblog(caller.account, _visible(caller, status_id))
-    return _rendered(request, caller, shared.pk)
-
-
-@endpoint("POST", scope="write:statuses", user_required=True)
-def unreblog(request: HttpRequest, caller: Caller, status_id: str) -> dict:
-    """Undo the caller's reblog; answers with the original post. Idempotent."""
-    assert caller.account is not None  # noqa: S101 - user_required
-    original = posts.unreblog(caller.account, _visible(caller, status_id))
-    return _rendered(request, caller, original.pk)
+favourite = _action(
+    posts.favourite, "write:favourites", "Favourite a post; answers with it. Idempotent."
+)
+unfavourite = _action(
+    posts.unfavourite, "write:favourites", "Undo a favourite; answers with the post. Idempotent."
+)
+reblog = _action(
+    posts.reblog,
+    "write:statuses",
+    "Share a public or unlisted post; answers with the reblog (the post in ``reblog``). "
+    "Idempotent.",
+)
+unreblog = _action(
+    posts.unreblog,
+    "write:statuses",
+    "Undo the caller's reblog; answers with the original post. Idempotent.",
+)
 
 
 def _rendered(request: HttpRequest, caller: Caller, status_id: int) -> dict:
