@@ -110,8 +110,13 @@ class TestCreateStatus:
             "/api/v1/statuses", {"status": "hi", "in_reply_to_id": 987654}, **as_charlie
         )
 
-        assert hidden.status_code == missing.status_code == 422
-        assert hidden.json() == missing.json()
+        not_an_id = client.post(
+            "/api/v1/statuses", {"status": "hi", "in_reply_to_id": "abc"}, **as_charlie
+        )
+
+        assert hidden.status_code == missing.status_code == not_an_id.status_code == 422
+        assert hidden.json() == missing.json() == not_an_id.json()
+        assert not Status.objects.exclude(pk=secret.pk).exists()
 
     def test_needs_a_token_with_write_scope(self, client: Client, alice_account) -> None:
         read_only = token_for(client, "alice@example.org", "read")

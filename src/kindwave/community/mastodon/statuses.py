@@ -52,7 +52,11 @@ def create_status(request: HttpRequest, caller: Caller) -> dict:
     params = Params(request)
     in_reply_to: Status | None = None
     if reply_id := params.get("in_reply_to_id"):
-        in_reply_to = Status.objects.filter(pk=parse_id(reply_id)).first()
+        in_reply_to = (
+            Status.objects.filter(pk=int(reply_id)).first()
+            if reply_id.isdigit() and len(reply_id) <= 18
+            else None
+        )
         if in_reply_to is None:
             # The service's words for a hidden or deleted post: a missing one reads the same.
             raise MastodonError(
