@@ -1,7 +1,8 @@
 """Real Mastodon clients against a live server: Mastodon.py 2.x and toot, unmodified,
 register an app, log in (password grant, and the code flow through the consent page
 posted as a person would), verify credentials, check the instance's version and read
-the public timeline with its Link-header pagination."""
+the public timeline with its Link-header pagination; two people post (idempotently),
+follow, read their home, favourite, reblog, search and read their notifications."""
 
 from __future__ import annotations
 
@@ -142,6 +143,33 @@ class TestMastodonPy:
 
         assert mastodon.account_verify_credentials().acct == "alice"
 
+    def test_two_people_post_follow_favourite_reblog_search_and_get_notified(
+        self, live_server: LiveServer, alice: User, bob: User
+    ) -> None:
+        as_alice, as_bob = self.app(live_server), self.app(live_server)
+        as_alice.log_in("alice@example.org", PASSWORD, scopes=SCOPES, allow_http=True)
+        as_bob.log_in("bob@example.org", PASSWORD, scopes=SCOPES, allow_http=True)
+        alice_id = as_alice.account_verify_credentials().id
+
+        relationship = as_bob.account_follow(alice_id)
+        first = as_alice.status_post("Clean rivers #riverclean", idempotency_key="k-1")
+        again = as_alice.status_post("Clean rivers #riverclean", idempotency_key="k-1")
+        private = as_alice.status_post("for my followers", visibility="private")
+
+        assert relationship.following is True
+        assert again.id == first.id
+        home = as_bob.timeline_home()
+        assert [status.id for status in home] == [private.id, first.id]
+        assert as_bob.status_favourite(first.id).favourited is True
+        shared = as_bob.status_reblog(first.id)
+        assert shared.reblog.id == first.id
+        found = as_bob.search_v2("riverclean")
+        assert [tag.name for tag in found.hashtags] == ["riverclean"]
+        assert [status.id for status in found.statuses] == [first.id]
+        kinds = [item.type for item in as_alice.notifications()]
+        assert kinds == ["reblog", "favourite", "follow"]
+        assert as_alice.notifications(types=["follow"])[0].account.acct == "bob"
+
     def test_wrong_password_is_refused(self, live_server: LiveServer, alice: User) -> None:
         from mastodon.errors import MastodonIllegalArgumentError
 
@@ -175,6 +203,20 @@ class TestToot:
             str(public_posts[1].pk),
         ]
         assert [status["id"] for status in next(pages)] == [str(public_posts[0].pk)]
+
+    def test_post_and_read_home(self, live_server: LiveServer, alice: User) -> None:
+        from toot import api
+        from toot import auth as toot_auth
+
+        app = toot_auth.get_or_create_app(live_server.url)
+        user = toot_auth.login_username_password(app, "alice@example.org", PASSWORD)
+
+        posted = api.post_status(app, user, "Hello from toot", visibility="unlisted").json()
+        home = next(api.home_timeline_generator(app, user, limit=5))
+
+        assert posted["visibility"] == "unlisted"
+        assert [status["id"] for status in home] == [posted["id"]]
+        assert home[0]["content"] == "<p>Hello from toot</p>"
 
     def test_browser_login_with_the_code(self, live_server: LiveServer, alice: User) -> None:
         from toot import api

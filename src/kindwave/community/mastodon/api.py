@@ -3,8 +3,9 @@
 Every endpoint is a plain view wrapped by :func:`endpoint`, which checks the method and
 the Bearer token's scope, resolves the caller's community account, turns a
 :class:`~kindwave.community.mastodon.parsing.MastodonError` into Mastodon's
-``{"error": …}`` and serialises what the view returns as JSON. CSRF does not apply: these
-endpoints authenticate with a Bearer token, never with the session cookie.
+``{"error": …}`` (``Http404`` from the selectors into a 404, the services'
+``CommunityError`` into a 422) and serialises what the view returns as JSON. CSRF does
+not apply: these endpoints authenticate with a Bearer token, never with the session cookie.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -25,13 +25,13 @@ from PIL import Image
 
 from kindwave.accounts.models import User
 from kindwave.community.mastodon import entities
-from kindwave.community.mastodon.entities import EntityRenderer, with_status_relations
+from kindwave.community.mastodon.entities import EntityRenderer
 from kindwave.community.mastodon.identity import account_for_user
 from kindwave.community.mastodon.oauth import access_token_for
-from kindwave.community.mastodon.pagination import paginate
 from kindwave.community.mastodon.parsing import MastodonError, Params
 from kindwave.community.mastodon.scopes import scopes_allow
-from kindwave.community.models import Account, Block, Mute, Status, Visibility
+from kindwave.community.models import Account, Status, Visibility
+from kindwave.community.services.errors import CommunityError
 
 NOT_FOUND = "Record not found"
 
@@ -74,6 +74,11 @@ def endpoint(
                 result = view(request, caller, **kwargs)
             except MastodonError as error:
                 return error.response()
+            except Http404:
+                # A post the caller may not see answers exactly like a missing one.
+                return MastodonError(404, NOT_FOUND).response()
+            except CommunityError as error:
+                return MastodonError(422, error.message).response()
             if isinstance(result, HttpResponse):
                 return result
             return JsonResponse(result, safe=False)
@@ -107,32 +112,6 @@ def parse_id(value: str) -> int:
     if not value.isdigit() or len(value) > 18:
         raise MastodonError(404, NOT_FOUND)
     return int(value)
-
-
-def hidden_authors(viewer: Account | None, field: str = "account") -> Q:
-    """A filter matching statuses whose ``field`` (an account) the viewer blocks or mutes,
-    or who blocks the viewer: exclude it to hide them."""
-    if viewer is None:
-        return Q()
-    return (
-        Q(**{f"{field}__in": Block.objects.filter(account=viewer).values("target")})
-        | Q(**{f"{field}__in": Block.objects.filter(target=viewer).values("account")})
-        | Q(**{f"{field}__in": Mute.objects.filter(account=viewer).values("target")})
-    )
-
-
-def public_statuses(viewer: Account | None) -> QuerySet[Status]:
-    """Posts anyone may read by their id: public or unlisted, not deleted, not from an
-    account hidden from the viewer (blocks and mutes); a reblog only while the post it
-    shares is still there and its author is not hidden either."""
-    queryset = Status.objects.filter(
-        visibility__in=(Visibility.PUBLIC, Visibility.UNLISTED), deleted_at__isnull=True
-    ).exclude(reblog_of__deleted_at__isnull=False)
-    if viewer is None:
-        return queryset
-    return queryset.exclude(hidden_authors(viewer)).exclude(
-        hidden_authors(viewer, "reblog_of__account")
-    )
 
 
 def render_statuses(request: HttpRequest, caller: Caller, statuses: list[Status]) -> list[dict]:
@@ -222,37 +201,6 @@ def account_lookup(request: HttpRequest, caller: Caller) -> dict:
 def relationships(request: HttpRequest, caller: Caller) -> list:
     ids = [int(value) for value in Params(request).get_list("id") if value.isdigit()]
     return caller.renderer(request).relationships(ids[:100])
-
-
-# -- statuses and the public timeline --------------------------------------------------------
-
-
-@endpoint("GET")
-def status_detail(request: HttpRequest, caller: Caller, status_id: str) -> dict:
-    status = (
-        with_status_relations(public_statuses(caller.account))
-        .filter(pk=parse_id(status_id))
-        .first()
-    )
-    if status is None:
-        raise MastodonError(404, NOT_FOUND)
-    return render_statuses(request, caller, [status])[0]
-
-
-@endpoint("GET")
-def timeline_public(request: HttpRequest, caller: Caller) -> HttpResponse:
-    """Public posts (not reblogs, not deleted), newest first, paginated by id. All our
-    accounts are local: ``remote=true`` is an empty page, ``local`` changes nothing."""
-    params = Params(request)
-    queryset = public_statuses(caller.account).filter(
-        visibility=Visibility.PUBLIC, reblog_of__isnull=True
-    )
-    if params.get_bool("remote"):
-        queryset = queryset.none()
-    if params.get_bool("only_media"):
-        queryset = queryset.filter(media__isnull=False).distinct()
-    page = paginate(request, with_status_relations(queryset))
-    return page.apply(JsonResponse(render_statuses(request, caller, page.items), safe=False))
 
 
 # -- default images --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ one on ``Status.id``: the column (a field of the model itself) is a parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlencode
 
 from django.db.models import Model, QuerySet
@@ -59,10 +59,8 @@ def paginate(
     """One page of ``queryset`` by ``id_field`` as the request's ``max_id``, ``since_id``,
     ``min_id`` and ``limit`` ask (a limit above ``max_limit`` is capped, as Mastodon does),
     newest first, with its ``Link`` header. Runs one query."""
-    params = Params(request)
-    limit = params.get_int("limit", default_limit, minimum=1) or default_limit
-    limit = min(limit, max_limit)
-    max_id, since_id, min_id = _id(params, "max_id"), _id(params, "since_id"), _id(params, "min_id")
+    asked = page_request(request, default_limit=default_limit, max_limit=max_limit)
+    limit, max_id, since_id, min_id = asked.limit, asked.max_id, asked.since_id, asked.min_id
     if max_id is not None:
         queryset = queryset.filter(**{f"{id_field}__lt": max_id})
     if since_id is not None:
@@ -74,6 +72,52 @@ def paginate(
         rows = list(queryset.order_by(f"-{id_field}")[:limit])
     ids = [int(getattr(row, id_field)) for row in rows]
     return Page(items=rows, ids=ids, link=_link(request, ids))
+
+
+class Bounds(TypedDict):
+    max_id: int | None
+    since_id: int | None
+    min_id: int | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a request asks of a list served by a selector: its bounds and its size."""
+
+    max_id: int | None
+    since_id: int | None
+    min_id: int | None
+    limit: int
+
+    def bounds(self) -> Bounds:
+        """The keyword arguments the community's selectors take."""
+        return {
+            "max_id": self.max_id,
+            "since_id": self.since_id,
+            "min_id": self.min_id,
+            "limit": self.limit,
+        }
+
+
+def page_request(
+    request: HttpRequest, *, default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT
+) -> PageRequest:
+    """The request's ``max_id``, ``since_id``, ``min_id`` and ``limit`` (capped at
+    ``max_limit``), read as :func:`paginate` reads them, for a selector that pages itself."""
+    params = Params(request)
+    limit = params.get_int("limit", default_limit, minimum=1) or default_limit
+    return PageRequest(
+        max_id=_id(params, "max_id"),
+        since_id=_id(params, "since_id"),
+        min_id=_id(params, "min_id"),
+        limit=min(limit, max_limit),
+    )
+
+
+def link_header(request: HttpRequest, ids: list[int]) -> str | None:
+    """The ``Link`` header of a page whose ids are ``ids`` (newest first)."""
+    return _link(request, ids)
 
 
 def _link(request: HttpRequest, ids: list[int]) -> str | None:
