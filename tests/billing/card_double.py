@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 API_KEY = "sk_test_kindwave_double"
 SUCCEEDS = "pm_card_visa"
 DECLINED = "pm_card_chargeDeclined"
@@ -176,3 +178,16 @@ def running_card_double() -> Iterator[CardDouble]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def double(settings: Any) -> Iterator[CardDouble]:
+    """The double, running, and the card adapter's settings pointing at it (import this
+    fixture into a test module to use it)."""
+    with running_card_double() as running:
+        settings.BILLING = {
+            **settings.BILLING,
+            "CARD_PROVIDER_URL": running.url,
+            "CARD_PROVIDER_KEY": API_KEY,
+        }
+        yield running

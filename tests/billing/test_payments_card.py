@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -40,15 +39,7 @@ from tests.billing.test_payments import issue, posted
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def double(settings) -> Iterator[card_double.CardDouble]:
-    with card_double.running_card_double() as running:
-        settings.BILLING = {
-            **settings.BILLING,
-            "CARD_PROVIDER_URL": running.url,
-            "CARD_PROVIDER_KEY": card_double.API_KEY,
-        }
-        yield running
+double = card_double.double  # the running double, configured
 
 
 @pytest.fixture

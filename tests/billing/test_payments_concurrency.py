@@ -4,7 +4,6 @@ bank entry twice at once apply it once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,15 +35,7 @@ pytestmark = [
 THREADS = 8
 
 
-@pytest.fixture
-def double(settings) -> Iterator[card_double.CardDouble]:
-    with card_double.running_card_double() as running:
-        settings.BILLING = {
-            **settings.BILLING,
-            "CARD_PROVIDER_URL": running.url,
-            "CARD_PROVIDER_KEY": card_double.API_KEY,
-        }
-        yield running
+double = card_double.double  # the running double, configured
 
 
 def race(work: object) -> list[str]:

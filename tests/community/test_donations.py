@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -81,15 +81,7 @@ def project(wateraid: Cause, alice: User) -> Project:
     return make_project(person(alice, "alice"), wateraid)
 
 
-@pytest.fixture
-def double(settings) -> Iterator[card_double.CardDouble]:
-    with card_double.running_card_double() as running:
-        settings.BILLING = {
-            **settings.BILLING,
-            "CARD_PROVIDER_URL": running.url,
-            "CARD_PROVIDER_KEY": card_double.API_KEY,
-        }
-        yield running
+double = card_double.double  # the running double, configured
 
 
 def by_phone(user: User, cause: Cause, key: str = "k1", **overrides: object) -> Donation:
