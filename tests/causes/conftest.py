@@ -24,5 +24,5 @@ def _empty_cache() -> None:
 def frozen_clock() -> Iterator[None]:
     """The rate limiter's clock stopped 5 s into a minute, so that a test's requests all
     fall in one counting window however long they take."""
-    with mock.patch("kindwave.causes.views.time.time", return_value=1_800_000_005.0):
+    with mock.patch("kindwave.lib.ratelimit.time.time", return_value=1_800_000_005.0):
         yield

@@ -19,10 +19,11 @@ from django.urls import reverse
 
 from kindwave.causes import payouts, transparency
 from kindwave.causes.models import Cause
-from kindwave.causes.views import FEED_RATE_LIMIT, PAGE_RATE_LIMIT, client_address
+from kindwave.causes.views import FEED_RATE_LIMIT, PAGE_RATE_LIMIT
 from kindwave.config import ConfigError, load_config
 from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
+from kindwave.lib.ratelimit import client_address
 from tests.causes.money import posted_at
 
 pytestmark = pytest.mark.django_db

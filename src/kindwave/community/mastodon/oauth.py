@@ -33,9 +33,9 @@ from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import AuthorizationView, RevokeTokenView, TokenView
 
-from kindwave.causes.views import rate_limited
 from kindwave.community.mastodon.parsing import MastodonError, Params
 from kindwave.community.mastodon.scopes import ALL_SCOPES
+from kindwave.lib.ratelimit import rate_limited
 
 #: The "out of band" redirect: the code is shown to the person, who pastes it in the app.
 OOB = "urn:ietf:wg:oauth:2.0:oob"
