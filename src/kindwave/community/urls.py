@@ -1,6 +1,7 @@
-"""The community's pages, under ``/community/``."""
+"""The community's pages, under ``/community/``: the social network (``views.social``) and
+projects and donations (``views.projects``)."""
 
-from django.urls import path  # noqa: F401 - filled in by the community pages
+from kindwave.community.views import projects, social
 
 app_name = "community"
-urlpatterns: list = []
+urlpatterns = [*social.urlpatterns, *projects.urlpatterns]

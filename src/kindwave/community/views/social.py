@@ -1,0 +1,5 @@
+"""The community's social pages (routes listed in ``urlpatterns``)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
