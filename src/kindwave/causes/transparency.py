@@ -29,8 +29,8 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -151,44 +151,70 @@ def _month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
-def _givers(source: str) -> tuple[QuerySet[Any], str]:
-    """Who gave money of ``source`` (a FROM_SUBSCRIBERS code) — rows with ``owner``,
-    ``cause_id`` and ``currency`` — and the field whose UTC month is the month it reached
-    the recipient's account.
+def _givers(source: str) -> list[QuerySet[Any]]:
+    """Who gave money of ``source`` (a FROM_SUBSCRIBERS code): querysets of rows with
+    ``giver`` (the person's user id), ``given_at`` (the instant whose UTC month is the month
+    the money reached the recipient's account), ``cause_id`` and ``currency``. A person may
+    appear in several of them: count distinct givers across all of them together.
 
     * bill shares: the invoices with a share, by the month they were recorded (the bill run
       writes an invoice and its share's transfer in one transaction);
-    * donations: the confirmed carrier-billing donations, by the month they were confirmed.
+    * donations: the confirmed carrier-billing donations, by the month they were confirmed,
+      and the completed community donations of every method — card ones by the month they
+      were completed (completion and its transfer are one transaction), phone-bill ones by
+      their carrier charge's confirmation, as above (so the same gift falls in one month).
     """
     from kindwave.billing.models import CarrierCharge, Invoice
+    from kindwave.community.models import Donation
 
     if source == "bill-share":
-        return Invoice.objects.filter(cause_share_minor__gt=0), "created_at"
-    return (
+        return [
+            Invoice.objects.filter(cause_share_minor__gt=0).annotate(
+                giver=F("owner"), given_at=F("created_at")
+            )
+        ]
+    return [
         CarrierCharge.objects.filter(
             kind=CarrierCharge.Kind.DONATION, state=CarrierCharge.State.CONFIRMED
+        ).annotate(giver=F("owner"), given_at=F("settled_at")),
+        Donation.objects.filter(state=Donation.State.COMPLETED).annotate(
+            giver=F("donor"),
+            given_at=Coalesce("carrier_charge__settled_at", "completed_at"),
         ),
-        "settled_at",
-    )
+    ]
 
 
 def _subscriber_counts() -> Counts:
     """Distinct subscribers per (month, cause id or None, source, currency): see
-    :func:`_givers` for bill shares and donations; for the pledge, the subscribers its
+    :func:`_givers` for bill shares and donations (a person behind several of its rows, or
+    who gave both by card and by phone, counts once); for the pledge, the subscribers its
     allocations counted, by the month it was computed."""
     from kindwave.billing.models import PledgeAllocation
 
     counts: Counts = {}
     for source in FROM_SUBSCRIBERS:
-        givers, when = _givers(source)
-        rows = (
-            givers.annotate(month=TruncMonth(when, tzinfo=UTC))
-            .values("month", "cause_id", "currency")
-            .annotate(count=Count("owner", distinct=True))
-            .order_by()
+        by_month = [
+            givers.annotate(month=TruncMonth("given_at", tzinfo=UTC)).order_by()
+            for givers in _givers(source)
+        ]
+        if len(by_month) == 1:  # one table: the database counts
+            rows = (
+                by_month[0]
+                .values("month", "cause_id", "currency")
+                .annotate(count=Count("giver", distinct=True))
+            )
+            for row in rows:
+                key = (_month(row["month"]), row["cause_id"], source, row["currency"])
+                counts[key] = row["count"]
+            continue
+        # Several tables: their UNION drops a person found in more than one.
+        people = functools.reduce(
+            lambda union, other: union.union(other),
+            [rows.values_list("month", "cause_id", "currency", "giver") for rows in by_month],
         )
-        for row in rows:
-            counts[(_month(row["month"]), row["cause_id"], source, row["currency"])] = row["count"]
+        for month, cause_id, currency, _giver in people:
+            key = (_month(month), cause_id, source, currency)
+            counts[key] = counts.get(key, 0) + 1
     pledged = (
         PledgeAllocation.objects.annotate(month=TruncMonth("pledge__computed_at", tzinfo=UTC))
         .values("month", "cause_id", "pledge__currency")
@@ -219,13 +245,18 @@ def _distinct_subscribers(source: str, currency: str, parts: list[Part]) -> int:
     upper = sum(part.subscribers for part in parts)
     if upper < MIN_PUBLISHED_COUNT or len(parts) == 1:
         return upper
-    givers, when = _givers(source)
     which = Q()
     for part in parts:
         start, end = _month_bounds(part.month)
         recipient = Q(cause__isnull=True) if part.cause_id is None else Q(cause_id=part.cause_id)
-        which |= Q(**{f"{when}__gte": start, f"{when}__lt": end}) & recipient
-    return givers.filter(which, currency=currency).values("owner").distinct().count()
+        which |= Q(given_at__gte=start, given_at__lt=end) & recipient
+    people = [
+        givers.filter(which, currency=currency).order_by().values("giver")
+        for givers in _givers(source)
+    ]
+    if len(people) == 1:
+        return people[0].distinct().count()
+    return functools.reduce(lambda union, other: union.union(other), people).count()
 
 
 def pool_parts(
