@@ -485,3 +485,25 @@ class Donation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.amount_minor} {self.currency}"
+
+
+class AppScopes(models.Model):
+    """The scopes a Mastodon client app registered with (``POST /api/v1/apps``), space
+    separated. Its tokens may carry only these, or granular scopes under them
+    (``scopes.scopes_within``); django-oauth-toolkit's ``Application`` has no field for
+    them. Written by ``mastodon.oauth.create_app`` with the application."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="mastodon_scopes",
+    )
+    scopes = models.TextField(_("scopes"))
+
+    class Meta:
+        verbose_name = _("app's registered scopes")
+        verbose_name_plural = _("apps' registered scopes")
+
+    def __str__(self) -> str:
+        return self.scopes

@@ -5,6 +5,9 @@
   rate limited per client address.
 * ``/oauth/authorize`` asks the logged-in person's consent (an ``urn:ietf:wg:oauth:2.0:oob``
   redirect shows the code on the page instead); PKCE S256 is accepted.
+* The scopes an app registered with (kept in :class:`~kindwave.community.models.AppScopes`)
+  bound its tokens' scopes, in every grant: asking for more is ``invalid_scope`` (a 400
+  page at ``/oauth/authorize``, a 400 JSON error at ``/oauth/token``), as Mastodon.
 * ``/oauth/token`` answers with Mastodon's ``created_at`` besides the usual fields, and is
   rate limited per client address; ``/oauth/revoke`` answers ``{}``.
 * Access tokens are stored hashed (only their SHA-256 checksum is kept) and resolved by
@@ -25,8 +28,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application
 from oauth2_provider.oauth2_backends import OAuthLibCore
@@ -34,7 +39,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import AuthorizationView, RevokeTokenView, TokenView
 
 from kindwave.community.mastodon.parsing import MastodonError, Params
-from kindwave.community.mastodon.scopes import ALL_SCOPES
+from kindwave.community.mastodon.scopes import ALL_SCOPES, scopes_within
+from kindwave.community.models import AppScopes
 from kindwave.lib.ratelimit import rate_limited
 
 #: The "out of band" redirect: the code is shown to the person, who pastes it in the app.
@@ -43,6 +49,13 @@ OOB = "urn:ietf:wg:oauth:2.0:oob"
 FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob"}
 #: The grants every Mastodon app may use (Mastodon does not register grants per app).
 MASTODON_GRANTS = {"authorization_code", "password", "client_credentials", "refresh_token"}
+
+#: Why a scope is refused, in Mastodon's (Doorkeeper's) words: for machines (the token
+#: endpoint's JSON, in English as Mastodon's) and for the person (the consent page).
+INVALID_SCOPE_DESCRIPTION = "The requested scope is invalid, unknown, or malformed."
+INVALID_SCOPE = _("The requested scope is invalid, unknown, or malformed.")
+#: What an app registered without ``scopes`` gets, and a token asked for without ``scope``.
+DEFAULT_SCOPES = ["read"]
 
 _MAX_NAME = 255
 _MAX_URIS = 10
@@ -70,11 +83,25 @@ def application_entity(app: Application, scopes: list[str], *, secret: str | Non
 
 def parse_scopes(raw: str | None) -> list[str]:
     """Space- (or ``+``-) separated scopes; unknown ones are a 422, as Mastodon."""
-    scopes = (raw or "read").replace("+", " ").split()
+    scopes = (raw or "").replace("+", " ").split()
     unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
     if unknown:
         raise MastodonError(422, f"Validation failed: Scopes are invalid: {' '.join(unknown)}")
-    return list(dict.fromkeys(scopes)) or ["read"]
+    return list(dict.fromkeys(scopes)) or list(DEFAULT_SCOPES)
+
+
+def registered_scopes(app: Application) -> list[str]:
+    """The scopes ``app`` registered with; an app registered otherwise than through
+    ``POST /api/v1/apps`` (the admin) has Mastodon's default, ``read``."""
+    found = AppScopes.objects.filter(application=app).values_list("scopes", flat=True).first()
+    return found.split() if found else list(DEFAULT_SCOPES)
+
+
+def scopes_allowed(app: Application, scopes: list[str]) -> bool:
+    """Whether a token of ``app`` may carry ``scopes``: each one known and within the
+    app's registered scopes (``scopes_within``)."""
+    known = all(scope in ALL_SCOPES for scope in scopes)
+    return known and scopes_within(registered_scopes(app), scopes)
 
 
 def parse_redirect_uris(params: Params) -> list[str]:
@@ -125,6 +152,7 @@ def create_app(request: HttpRequest) -> JsonResponse:
             client_secret=secret,
             skip_authorization=False,
         )
+        AppScopes.objects.create(application=app, scopes=" ".join(scopes))
     entity = application_entity(app, scopes, secret=secret)
     website = (params.get("website") or "").strip()
     if website.startswith(("https://", "http://")):
@@ -135,7 +163,26 @@ def create_app(request: HttpRequest) -> JsonResponse:
 class MastodonOAuth2Validator(OAuth2Validator):
     """django-oauth-toolkit's validator with Mastodon's rules: every app may use every
     grant (the password grant takes the e-mail address as username: the user model's
-    login field), and the out-of-band and app-scheme redirects match exactly."""
+    login field), the out-of-band and app-scheme redirects match exactly, and a token's
+    scopes stay within its app's registered scopes."""
+
+    def validate_scopes(
+        self,
+        client_id: str,
+        scopes: list[str],
+        client: Any,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        """Known scopes, each within the app's registered ones (``scopes_within``). oauthlib
+        asks this in the authorization request (the consent page and its form) and in the
+        password and client-credentials grants, after putting the default (``read``) in
+        place of a missing ``scope``; a code's scopes were checked when it was issued, and a
+        refresh stays within its token's."""
+        return bool(super().validate_scopes(client_id, scopes, client, request)) and (
+            scopes_allowed(client, scopes)
+        )
 
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
@@ -203,6 +250,32 @@ class MastodonAuthorizationView(AuthorizationView):
 
     template_name = "community/oauth_authorize.html"
 
+    def error_response(
+        self, error: OAuthToolkitError, application: Application | None, **kwargs: Any
+    ) -> HttpResponse:
+        """Scopes the app may not have are refused on the page (400), not sent back to the
+        app, as Mastodon does: the person sees why, and nothing is granted."""
+        if getattr(error.oauthlib_error, "error", "") == "invalid_scope":
+            return self._scope_refused()
+        return super().error_response(error, application, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """The consent form carries the scopes in a hidden field: one changed to ask for
+        more than the app may have is refused as on the page (oauthlib would send this
+        refusal back to the app rather than raise it)."""
+        data = form.cleaned_data
+        if data.get("allow"):
+            app = Application.objects.filter(client_id=data.get("client_id")).first()
+            wanted = (data.get("scope") or "").split() or list(DEFAULT_SCOPES)
+            if app is not None and not scopes_allowed(app, wanted):
+                return self._scope_refused()
+        return super().form_valid(form)
+
+    def _scope_refused(self) -> HttpResponse:
+        return self.render_to_response(
+            {"error": {"error": "invalid_scope", "description": INVALID_SCOPE}}, status=400
+        )
+
     def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
         parts = urlsplit(redirect_to)
         if f"{parts.scheme}:{parts.path}" == OOB:
@@ -225,10 +298,17 @@ class MastodonAuthorizationView(AuthorizationView):
 
 class MastodonTokenView(TokenView):
     """``POST /oauth/token``: the toolkit's answer plus ``created_at`` (Mastodon clients
-    read it) and the granted ``scope`` always present."""
+    read it) and the granted ``scope`` always present; a refused scope says why, as
+    Mastodon's (400 ``invalid_scope`` with its ``error_description``)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
+        if response.status_code == 400:
+            error = json.loads(response.content or b"{}")
+            if isinstance(error, dict) and error.get("error") == "invalid_scope":
+                error.setdefault("error_description", INVALID_SCOPE_DESCRIPTION)
+                response.content = json.dumps(error).encode()
+            return response
         if response.status_code != 200:
             return response
         body = json.loads(response.content)

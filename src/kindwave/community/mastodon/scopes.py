@@ -79,3 +79,24 @@ def scopes_allow(granted: Iterable[str], required: str) -> bool:
     if part:
         return parent in held or (required in _FOLLOW_COVERS and "follow" in held)
     return any(scope.startswith(f"{required}:") for scope in held)
+
+
+def scope_within(registered: Iterable[str], requested: str) -> bool:
+    """Whether an app registered with the ``registered`` scopes may obtain a token with the
+    ``requested`` one: the scope itself, a granular scope under a registered parent
+    (``read:statuses`` under ``read``), or one the legacy ``follow`` stands for. Never the
+    other way round: an app registered with ``read:statuses`` may not ask for ``read``.
+    (Mastodon itself wants granular scopes registered one by one; a granular scope under a
+    registered parent gives the token nothing the parent would not.)"""
+    held = set(registered)
+    if requested in held:
+        return True
+    parent, _colon, part = requested.partition(":")
+    return bool(part) and (parent in held or (requested in _FOLLOW_COVERS and "follow" in held))
+
+
+def scopes_within(registered: Iterable[str], requested: Iterable[str]) -> bool:
+    """Whether every one of the ``requested`` scopes is within the ``registered`` ones
+    (:func:`scope_within`)."""
+    held = list(registered)
+    return all(scope_within(held, scope) for scope in requested)
