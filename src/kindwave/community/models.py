@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 #: The longest post, in characters (Mastodon's default).
 MAX_STATUS_CHARS = 500
@@ -108,7 +109,8 @@ class Project(models.Model):
         verbose_name=_("cause receiving the money"),
     )
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
-    title = models.CharField(_("title"), max_length=140)
+    # "title" is also a person's form of address (Gift Aid): the context tells them apart.
+    title = models.CharField(pgettext_lazy("the name of a project", "title"), max_length=140)
     description = models.TextField(_("description"), max_length=5_000)
     place = models.CharField(_("place"), max_length=140, blank=True)
     currency = models.CharField(_("currency"), max_length=3)

@@ -1,5 +1,6 @@
 """Mastodon's OAuth scopes and the rule that decides whether a token's scopes allow an
-endpoint. Imported by the settings, so it imports nothing of Django's but gettext_lazy."""
+endpoint. Imported by the settings, so it imports nothing of Django's but its lazy
+translations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 _GRANULAR = {
     "read": [
@@ -40,6 +42,27 @@ _GRANULAR = {
     ],
 }
 
+# What each granular scope covers, named for the consent page ("read your …"). The context
+# tells translators these are things on a person's account: "blocks" are the accounts
+# they blocked, not blocks of something.
+_COVERS = "what an app may read or change on your account"
+_PART_NAMES = {
+    "accounts": pgettext_lazy(_COVERS, "account details"),
+    "blocks": pgettext_lazy(_COVERS, "blocks"),
+    "bookmarks": pgettext_lazy(_COVERS, "bookmarks"),
+    "conversations": pgettext_lazy(_COVERS, "conversations"),
+    "favourites": pgettext_lazy(_COVERS, "favourites"),
+    "filters": pgettext_lazy(_COVERS, "filters"),
+    "follows": pgettext_lazy(_COVERS, "follows"),
+    "lists": pgettext_lazy(_COVERS, "lists"),
+    "media": pgettext_lazy(_COVERS, "media"),
+    "mutes": pgettext_lazy(_COVERS, "mutes"),
+    "notifications": pgettext_lazy(_COVERS, "notifications"),
+    "reports": pgettext_lazy(_COVERS, "reports"),
+    "search": pgettext_lazy(_COVERS, "searches"),
+    "statuses": pgettext_lazy(_COVERS, "posts"),
+}
+
 #: Every scope a token may carry, with the description the consent page shows.
 ALL_SCOPES: dict[str, Any] = {
     "read": _("read everything on your account"),
@@ -49,7 +72,7 @@ ALL_SCOPES: dict[str, Any] = {
     "profile": _("read your profile only"),
     **{
         f"{parent}:{part}": format_lazy(
-            _("read your {}") if parent == "read" else _("change your {}"), part
+            _("read your {}") if parent == "read" else _("change your {}"), _PART_NAMES[part]
         )
         for parent, parts in _GRANULAR.items()
         for part in parts
