@@ -19,10 +19,12 @@ from kindwave.community.services import donations
 from kindwave.lines.models import Market
 from tests.billing import card_double
 from tests.causes.money import line_for, more_stock, posted_at, subscriber
+from tests.causes.test_payouts import trussell, wateraid
 
 pytestmark = pytest.mark.django_db
 
 double = card_double.double  # the running processor double, configured
+__all__ = ["trussell", "wateraid"]  # fixtures
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 GIVING_DAY = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
@@ -74,16 +76,6 @@ def donation_withheld(feed: transparency.Feed) -> list[tuple[str, str, str, str 
         for w in feed.withheld
         if w.source == "donation"
     ]
-
-
-@pytest.fixture
-def wateraid(demo_causes: dict[str, Cause]) -> Cause:
-    return demo_causes["wateraid"]
-
-
-@pytest.fixture
-def trussell(demo_causes: dict[str, Cause]) -> Cause:
-    return demo_causes["the-trussell-trust"]
 
 
 @pytest.fixture
