@@ -27,7 +27,7 @@ from kindwave.accounts.models import User
 from kindwave.community.mastodon import entities
 from kindwave.community.mastodon.entities import EntityRenderer
 from kindwave.community.mastodon.identity import account_for_user
-from kindwave.community.mastodon.oauth import access_token_for
+from kindwave.community.mastodon.oauth import access_token_for, registered_scopes
 from kindwave.community.mastodon.parsing import MastodonError, Params
 from kindwave.community.mastodon.scopes import scopes_allow
 from kindwave.community.models import Account, Status, Visibility
@@ -152,7 +152,8 @@ def preferences(request: HttpRequest, caller: Caller) -> dict:
 
 @endpoint("GET")
 def verify_app(request: HttpRequest, caller: Caller) -> dict:
-    """``GET /api/v1/apps/verify_credentials``: the app behind the token."""
+    """``GET /api/v1/apps/verify_credentials``: the app behind the token, with the scopes it
+    registered (as Mastodon answers; a token's own scopes may be fewer)."""
     if caller.token is None or caller.token.application is None:
         raise MastodonError(401, "The access token is invalid")
     app = caller.token.application
@@ -160,7 +161,7 @@ def verify_app(request: HttpRequest, caller: Caller) -> dict:
         "id": str(app.pk),
         "name": app.name,
         "website": None,
-        "scopes": caller.token.scope.split(),
+        "scopes": registered_scopes(app),
         "redirect_uri": "\n".join(app.redirect_uris.split()),
         "redirect_uris": app.redirect_uris.split(),
     }
