@@ -160,7 +160,7 @@ class TestProjectPages:
         )
         client.force_login(charlie)
         url = reverse("community:project", args=[project.slug])
-        with django_assert_max_num_queries(16):
+        with django_assert_max_num_queries(10):
             page = client.get(url).content.decode()
         assert page.index("Week 5") < page.index("Week 0")
         assert "For my followers only" not in page
@@ -171,7 +171,7 @@ class TestProjectPages:
                 visibility=Visibility.PUBLIC,
                 donate_project=project,
             )
-        with django_assert_max_num_queries(16):  # the same count with more updates
+        with django_assert_max_num_queries(10):  # the same count with more updates
             client.get(url)
 
 
