@@ -16,6 +16,7 @@ else's reference is the same 404 as a missing one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -33,7 +34,7 @@ from kindwave.accounts.models import User
 from kindwave.billing.services import carrier
 from kindwave.causes import selectors as cause_selectors
 from kindwave.causes.models import Cause
-from kindwave.community.models import Donation, Project
+from kindwave.community.models import Account, Donation, Project
 from kindwave.community.project_forms import AS_MYSELF, PhoneBillDonationForm, ProjectForm
 from kindwave.community.services import projects as project_services
 from kindwave.community.services import web_projects
@@ -140,53 +141,39 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "community/projects/detail.html", context)
 
 
-def _toggle(request: HttpRequest, slug: str, action: str) -> HttpResponse:
-    """Run one of the four follow/volunteer actions for the signed-in person, then show
-    the buttons again (HTMX) or the project page (a plain form)."""
-    project = web_projects.get_project(slug)
-    account = ensure_account(_user(request))
-    actions = {
-        "follow": project_services.follow_project,
-        "unfollow": project_services.unfollow_project,
-        "volunteer": project_services.join_as_volunteer,
-        "leave": project_services.leave,
-    }
-    error = ""
-    try:
-        actions[action](account, project)
-    except project_services.ProjectError as refusal:
-        error = str(refusal)
-    if request.headers.get("HX-Request"):
-        context = _project_context(request, project)
-        context["error"] = error
-        return render(request, "community/projects/_actions.html", context)
-    if error:
-        messages.error(request, error)
-    return redirect("community:project", slug=project.slug)
+#: The four POST actions of the project page: follow, unfollow, volunteer, leave.
+ProjectAction = Callable[[Account, Project], bool]
 
 
-@login_required
-@require_POST
-def project_follow(request: HttpRequest, slug: str) -> HttpResponse:
-    return _toggle(request, slug, "follow")
+def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A POST view running ``action`` for the signed-in person on the project, then showing
+    the buttons again (HTMX) or the project page (a plain form); a refusal (after the
+    deadline) is said next to the buttons."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, slug: str) -> HttpResponse:
+        project = web_projects.get_project(slug)
+        error = ""
+        try:
+            action(ensure_account(_user(request)), project)
+        except project_services.ProjectError as refusal:
+            error = str(refusal)
+        if request.headers.get("HX-Request"):
+            context = _project_context(request, project)
+            context["error"] = error
+            return render(request, "community/projects/_actions.html", context)
+        if error:
+            messages.error(request, error)
+        return redirect("community:project", slug=project.slug)
+
+    return view
 
 
-@login_required
-@require_POST
-def project_unfollow(request: HttpRequest, slug: str) -> HttpResponse:
-    return _toggle(request, slug, "unfollow")
-
-
-@login_required
-@require_POST
-def project_volunteer(request: HttpRequest, slug: str) -> HttpResponse:
-    return _toggle(request, slug, "volunteer")
-
-
-@login_required
-@require_POST
-def project_leave(request: HttpRequest, slug: str) -> HttpResponse:
-    return _toggle(request, slug, "leave")
+project_follow = _project_action(project_services.follow_project)
+project_unfollow = _project_action(project_services.unfollow_project)
+project_volunteer = _project_action(project_services.join_as_volunteer)
+project_leave = _project_action(project_services.leave)
 
 
 def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
