@@ -136,6 +136,13 @@ def test_alice_donates_five_pounds_by_phone_bill_and_sees_it_reach_the_public_to
     expect(bar).to_have_attribute("value", "10")
     expect(page.locator("#project-progress")).to_contain_text("£5.00 raised of £50.00")
 
+    # following it goes through HTMX: the buttons and the count change in place
+    page.evaluate("window.notReloaded = true")
+    page.get_by_role("button", name="Follow", exact=True).click()
+    expect(page.get_by_role("button", name="Stop following")).to_be_visible()
+    expect(page.locator("#project-progress")).to_contain_text("1 follower")
+    assert page.evaluate("window.notReloaded") is True
+
     # WaterAid's public page and the operator's totals include it, as the ledger does
     received = wateraid_received()
     assert received == before + 500
