@@ -1,5 +1,298 @@
-"""The community's projects pages (routes listed in ``urlpatterns``)."""
+"""The community's project and donation pages, under ``/community/``.
 
-from django.urls import URLPattern
+* ``projects/`` open projects, newest first; ``projects/new`` a member or a cause's
+  administrator starts one; ``projects/<slug>/`` a project with its progress, updates,
+  follow and volunteer buttons (HTMX-enhanced forms that work without JavaScript);
+* ``projects/<slug>/donate`` and ``causes/<slug>/donate``: a gift on the phone bill;
+  ``donations/<reference>/`` shows the one confirmation while the gift is pending and the
+  receipt once it is confirmed; ``donations/<reference>/confirm`` (POST) confirms it.
 
-urlpatterns: list[URLPattern] = []
+Card donations are not offered: the only card adapter needs a card token that a
+processor's own script makes in the browser, and Kindwave pages load no third-party
+script (docs/donations.md). A donation is fetched among the donor's own only: someone
+else's reference is the same 404 as a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from kindwave.accounts.models import User
+from kindwave.billing.services import carrier
+from kindwave.causes import selectors as cause_selectors
+from kindwave.causes.models import Cause
+from kindwave.community.models import Account, Donation, Project
+from kindwave.community.project_forms import AS_MYSELF, PhoneBillDonationForm, ProjectForm
+from kindwave.community.services import projects as project_services
+from kindwave.community.services import web_projects
+from kindwave.community.services.accounts import ensure_account, ensure_cause_account
+from kindwave.community.services.donations import (
+    DonationError,
+    confirm_phone_bill_donation,
+    donate_by_phone_bill,
+    max_donation_minor,
+)
+from kindwave.lib.money import format_money
+
+PER_PAGE = 20
+
+
+def _money(amount_minor: int, currency: str) -> str:
+    return format_money(amount_minor, currency, (get_language() or "en")[:2])
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # guaranteed by @login_required  # noqa: S101
+    return user
+
+
+@require_safe
+def project_list(request: HttpRequest) -> HttpResponse:
+    """``projects/?cause=<slug>&page=N``: open projects (of one cause), newest first."""
+    cause_slug = request.GET.get("cause", "")[:80]
+    projects = web_projects.open_projects(cause_slug)
+    page = Paginator(projects, PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(project, project_services.progress(project)) for project in page.object_list]
+    return render(
+        request,
+        "community/projects/list.html",
+        {"page": page, "rows": rows, "cause_slug": cause_slug},
+    )
+
+
+@login_required
+def project_new(request: HttpRequest) -> HttpResponse:
+    """``projects/new``: start a project, as oneself or as a cause one administers."""
+    user = _user(request)
+    form = ProjectForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        cause: Cause = data["cause"]
+        owner = ensure_account(user) if data["run_as"] == AS_MYSELF else ensure_cause_account(cause)
+        try:
+            project = project_services.create_project(
+                owner,
+                cause=cause,
+                title=data["title"],
+                description=data["description"],
+                currency=data["currency"],
+                goal_minor=data["goal_minor"],
+                volunteers_goal=data["volunteers_goal"],
+                deadline=data["deadline"],
+                place=data["place"],
+            )
+        except project_services.ProjectError as error:
+            form.add_error(None, str(error))
+            form.describe()
+        else:
+            messages.success(request, _("Your project is open."))
+            return redirect("community:project", slug=project.slug)
+    return render(request, "community/projects/new.html", {"form": form})
+
+
+@dataclass(frozen=True)
+class MoneyBar:
+    """The money progress as the page shows it."""
+
+    raised: str
+    goal: str | None
+    percent: int | None
+
+
+def _project_context(request: HttpRequest, project: Project) -> dict[str, object]:
+    viewer = web_projects.account_of(_user(request) if request.user.is_authenticated else None)
+    progress = project_services.progress(project)
+    return {
+        "project": project,
+        "progress": progress,
+        "money": MoneyBar(
+            raised=_money(progress.raised_minor, progress.currency),
+            goal=None
+            if progress.goal_minor is None
+            else _money(progress.goal_minor, progress.currency),
+            percent=progress.display_percent,
+        ),
+        "open": project_services.is_open(project),
+        "place": web_projects.viewer_place(viewer, project),
+    }
+
+
+@require_safe
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """``projects/<slug>/``: the project, its progress, its updates and what one can do."""
+    project = web_projects.get_project(slug)
+    viewer = web_projects.account_of(_user(request) if request.user.is_authenticated else None)
+    context = _project_context(request, project)
+    context["updates"] = web_projects.project_updates(viewer, project)
+    return render(request, "community/projects/detail.html", context)
+
+
+#: The four POST actions of the project page: follow, unfollow, volunteer, leave.
+ProjectAction = Callable[[Account, Project], bool]
+
+
+def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A POST view running ``action`` for the signed-in person on the project, then showing
+    the buttons again (HTMX) or the project page (a plain form); a refusal (after the
+    deadline) is said next to the buttons."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, slug: str) -> HttpResponse:
+        project = web_projects.get_project(slug)
+        error = ""
+        try:
+            action(ensure_account(_user(request)), project)
+        except project_services.ProjectError as refusal:
+            error = str(refusal)
+        if request.headers.get("HX-Request"):
+            context = _project_context(request, project)
+            context["error"] = error
+            return render(request, "community/projects/_actions.html", context)
+        if error:
+            messages.error(request, error)
+        return redirect("community:project", slug=project.slug)
+
+    return view
+
+
+project_follow = _project_action(project_services.follow_project)
+project_unfollow = _project_action(project_services.unfollow_project)
+project_volunteer = _project_action(project_services.join_as_volunteer)
+project_leave = _project_action(project_services.leave)
+
+
+def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
+    """The donation form for ``cause`` (and ``project``): on a valid POST the gift is
+    reserved on the phone bill and the donor sent to its confirmation page."""
+    user = _user(request)
+    currency = project.currency if project is not None else web_projects.cause_currency(cause)
+    gift_aid_offered = cause.country == Cause.Country.GB and currency == "GBP"
+    terms = carrier.limit_for(user)
+    spent = carrier.spent_in_month(user, carrier.month_of(timezone.now()), currency)
+    left = _money(max(terms.monthly_limit_minor - spent, 0), currency)
+    form = PhoneBillDonationForm(
+        request.POST or None,
+        cause=cause,
+        currency=currency,
+        gift_aid_offered=gift_aid_offered,
+        amount_help=_(
+            "In %(currency)s, for example 5 or 5.50. At most %(maximum)s; your phone bill "
+            "can take %(left)s more this month."
+        )
+        % {"currency": currency, "maximum": _money(max_donation_minor(), currency), "left": left},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            donation = donate_by_phone_bill(
+                user,
+                cause=cause,
+                project=project,
+                amount_minor=form.cleaned_data["amount"],
+                currency=currency,
+                client_key=form.cleaned_data["client_key"],
+                gift_aid=form.cleaned_data["declaration_checked"],
+            )
+        except DonationError as error:
+            form.add_error("amount", str(error))
+            form.describe()
+        else:
+            return redirect("community:donation", reference=donation.reference)
+    return render(
+        request,
+        "community/projects/donate.html",
+        {
+            "form": form,
+            "cause": cause,
+            "project": project,
+            "currency": currency,
+            "carrier_on": terms.enabled,
+            "statement": _(
+                "I want to Gift Aid my donation to %(charity)s. I am a UK taxpayer and "
+                "understand that if I pay less Income Tax and/or Capital Gains Tax than the "
+                "amount of Gift Aid claimed on all my donations in that tax year it is my "
+                "responsibility to pay any difference."
+            )
+            % {"charity": cause.name},
+        },
+    )
+
+
+@login_required
+def project_donate(request: HttpRequest, slug: str) -> HttpResponse:
+    """``projects/<slug>/donate``: give to the project's cause, for this project."""
+    project = web_projects.get_project(slug)
+    return _donate(request, project.cause, project)
+
+
+@login_required
+def cause_donate(request: HttpRequest, slug: str) -> HttpResponse:
+    """``causes/<slug>/donate``: a gift to the cause itself."""
+    return _donate(request, cause_selectors.get_public_cause(slug), None)
+
+
+@login_required
+@require_safe
+def donation_detail(request: HttpRequest, reference: uuid.UUID) -> HttpResponse:
+    """``donations/<reference>/``: the one confirmation while pending, the receipt once
+    completed (someone else's is a 404, like a missing one)."""
+    donation = web_projects.get_donation_for(_user(request), reference)
+    response = render(
+        request,
+        "community/projects/donation.html",
+        {
+            "donation": donation,
+            "amount": _money(donation.amount_minor, donation.currency),
+            "pending": donation.state == Donation.State.PENDING
+            and donation.carrier_charge is not None,
+            "completed": donation.state == Donation.State.COMPLETED,
+            "line": donation.carrier_charge.line if donation.carrier_charge else None,
+        },
+    )
+    # A receipt names the donor's line and Gift Aid details: never in a shared cache.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def donation_confirm(request: HttpRequest, reference: uuid.UUID) -> HttpResponse:
+    """The one confirmation: the charge goes on the bill, the cause is credited."""
+    user = _user(request)
+    donation = web_projects.get_donation_for(user, reference)
+    try:
+        confirm_phone_bill_donation(user, donation.reference)
+    except DonationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Thank you: your donation is confirmed."))
+    return redirect(reverse("community:donation", kwargs={"reference": donation.reference}))
+
+
+urlpatterns: list[URLPattern] = [
+    path("projects/", project_list, name="projects"),
+    path("projects/new", project_new, name="project_new"),
+    path("projects/<slug:slug>/", project_detail, name="project"),
+    path("projects/<slug:slug>/follow", project_follow, name="project_follow"),
+    path("projects/<slug:slug>/unfollow", project_unfollow, name="project_unfollow"),
+    path("projects/<slug:slug>/volunteer", project_volunteer, name="project_volunteer"),
+    path("projects/<slug:slug>/leave", project_leave, name="project_leave"),
+    path("projects/<slug:slug>/donate", project_donate, name="project_donate"),
+    path("causes/<slug:slug>/donate", cause_donate, name="cause_donate"),
+    path("donations/<uuid:reference>/", donation_detail, name="donation"),
+    path("donations/<uuid:reference>/confirm", donation_confirm, name="donation_confirm"),
+]
