@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from kindwave.billing.models import Pledge
 from kindwave.causes import selectors, transparency
 from kindwave.causes.models import Cause, Payout
+from kindwave.community.services.accounts import ensure_cause_account
 from kindwave.ledger import services as ledger
 from kindwave.lib.ratelimit import rate_limited
 
@@ -53,6 +54,8 @@ def cause_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "causes/detail.html",
         {
             "cause": cause,
+            # Every public cause can be followed: its community account is made on first view.
+            "community_account": ensure_cause_account(cause),
             "reports": transparency.reports(transparency.public_feed(), cause.slug),
             "minimum": transparency.MIN_PUBLISHED_COUNT,
             "payouts": [
