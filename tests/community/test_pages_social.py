@@ -235,6 +235,26 @@ class TestCompose:
         assert all(message in answer for answer in answers)
         assert not Status.objects.filter(text="Hi").exists()
 
+    def test_a_reply_from_the_posts_page_joins_its_thread(
+        self, as_bob: Client, alice_account, bob_account
+    ):
+        parent = posts.post(alice_account, "Who is coming?", visibility=Visibility.PUBLIC)
+        page_url = f"/community/@alice/{parent.pk}"
+        form = html(as_bob.get(page_url))
+        assert f'name="in_reply_to" value="{parent.pk}"' in form
+        assert "@alice </textarea>" in form
+
+        response = as_bob.post(
+            reverse("community:compose"),
+            compose_data("@alice I am", in_reply_to=str(parent.pk), next=page_url),
+        )
+
+        assert response["Location"] == page_url
+        reply = Status.objects.get(account=bob_account)
+        assert reply.in_reply_to == parent
+        thread = html(as_bob.get(page_url))
+        assert card_ids(thread) == [parent.pk, reply.pk]
+
     def test_a_visitor_cannot_post(self, client: Client, db):
         response = client.post(reverse("community:compose"), compose_data("Anonymous"))
 
