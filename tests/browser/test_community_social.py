@@ -7,9 +7,12 @@ artifacts/screenshots/community-*.png)."""
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from kindwave.accounts.models import User
@@ -100,6 +103,32 @@ def test_an_over_long_post_is_refused_next_to_the_box(
         "A post is at most 500 characters; this one has 501."
     )
     assert not Status.objects.filter(text__startswith="yyy").exists()
+    page_problems.assert_none()
+
+
+def test_alice_posts_an_image_with_its_description(
+    page: Page,
+    page_problems: PageProblems,
+    community: Cause,
+    alice: User,
+    log_in: Callable[[Page, User], None],
+) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(picture, format="PNG")
+    log_in(page, alice)
+    page.goto("/community/")
+    _no_reload_marker(page)
+
+    page.get_by_label("What would you like to share?").fill("Our new well")
+    page.get_by_label("Image (optional)").set_input_files(
+        files=[{"name": "well.png", "mimeType": "image/png", "buffer": picture.getvalue()}]
+    )
+    page.get_by_label("Describe the image for people who cannot see it").fill("A teal square")
+    page.get_by_role("button", name="Publish").click()
+
+    first = page.locator("#timeline article.status").first
+    expect(first.get_by_role("img", name="A teal square")).to_be_visible()
+    assert _same_document(page)
     page_problems.assert_none()
 
 
@@ -219,7 +248,16 @@ def test_charlie_cannot_open_alices_followers_only_post(
 
 
 @pytest.mark.parametrize(
-    "path", ["/community/", "/community/public/", "/community/@alice", "/community/search/?q=a"]
+    "path",
+    [
+        "/community/",
+        "/community/public/",
+        "/community/@alice",
+        "/community/tags/hello",
+        "/community/search/?q=hello",
+        "/community/notifications/",
+        "status",
+    ],
 )
 def test_accessibility_basics(
     page: Page,
@@ -232,9 +270,11 @@ def test_accessibility_basics(
     posts.post(
         ensure_account(bob), "A post with a warning", visibility="public", spoiler_text="Spoiler"
     )
-    posts.post(ensure_account(alice), "alice says hello", visibility="public")
+    mine = posts.post(ensure_account(alice), "alice says #hello", visibility="public")
+    posts.favourite(ensure_account(bob), mine)
     log_in(page, alice)
     page.set_viewport_size(PHONE)
-    page.goto(path)
+    page.goto(f"/community/@alice/{mine.pk}" if path == "status" else path)
+    screenshot(page, "community-phone-" + re.sub(r"[^a-z0-9]+", "-", path).strip("-"))
 
     assert problems_on(page) == {}
