@@ -163,7 +163,7 @@ class TestCompose:
         assert not Status.objects.exists()
 
     def test_a_url_counts_23_characters(self, as_alice: Client, alice_account):
-        # 477 letters + a 60-character link counting 23 = 500: accepted.
+        # 476 letters, a space and a 60-character link counting 23: 500, accepted.
         text = "a" * 476 + " https://example.org/" + "p" * 40
 
         as_alice.post(reverse("community:compose"), compose_data(text))

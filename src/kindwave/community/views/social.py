@@ -39,10 +39,9 @@ _ID = re.compile(r"[0-9]{1,18}")
 
 def _viewer(request: HttpRequest) -> Account | None:
     """The signed-in person's community account (made on first use), or None."""
-    if not request.user.is_authenticated:
-        return None
     user = request.user
-    assert isinstance(user, User)  # noqa: S101 - narrowing for the type checker
+    if not isinstance(user, User) or not user.is_authenticated:
+        return None
     return ensure_account(user)
 
 
