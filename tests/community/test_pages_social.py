@@ -195,13 +195,17 @@ class TestCompose:
         assert not Status.objects.exists()
         assert not MediaAttachment.objects.exists()
 
-    def test_a_refused_post_keeps_no_image(self, as_alice: Client, alice_account):
+    def test_a_refused_post_keeps_no_image(
+        self, as_alice: Client, alice_account, settings, tmp_path
+    ):
+        settings.MEDIA_ROOT = tmp_path
         data = {**compose_data("x" * 600), "image": png()}
 
         as_alice.post(reverse("community:compose"), data)
 
         assert not MediaAttachment.objects.exists()
         assert not Status.objects.exists()
+        assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
 
     def test_htmx_gets_the_card_and_a_fresh_box(self, as_alice: Client, alice_account):
         response = as_alice.post(reverse("community:compose"), compose_data("Swapped in"), **HTMX)
@@ -658,6 +662,18 @@ class TestNotifications:
 
         for said in ("mentioned you", "followed you", "favourited your post", "boosted your post"):
             assert said in page
+
+    def test_older_notifications_by_htmx(self, as_alice: Client, alice_account, bob_account):
+        for number in range(PAGE_SIZE + 3):
+            posts.post(bob_account, f"@alice number {number}", visibility=Visibility.PUBLIC)
+        first = html(as_alice.get(reverse("community:notifications")))
+        link = re.search(r'<a href="([^"]+)" rel="next"', first)
+        assert link is not None
+
+        older = html(as_alice.get(link.group(1).replace("&amp;", "&"), **HTMX))
+
+        assert older.count('class="notification notification-mention"') == 3
+        assert "<html" not in older
 
     def test_a_visitor_is_sent_to_log_in(self, client: Client, db):
         response = client.get(reverse("community:notifications"))
