@@ -132,6 +132,15 @@ class TestCompose:
 
         assert Status.objects.filter(account=alice_account).count() == 1
 
+    def test_a_double_submit_with_an_image_stores_one_image(self, as_alice: Client, alice_account):
+        data = compose_data("Picture once", idempotency_key="the-image-form")
+
+        as_alice.post(reverse("community:compose"), {**data, "image": png()})
+        as_alice.post(reverse("community:compose"), {**data, "image": png()})
+
+        assert Status.objects.filter(account=alice_account).count() == 1
+        assert MediaAttachment.objects.count() == 1
+
     def test_each_form_shown_has_its_own_key(self, as_alice: Client):
         keys = [
             re.search(r'name="idempotency_key" value="([^"]+)"', html(as_alice.get("/community/")))
