@@ -42,13 +42,13 @@ class Rendered:
 
 
 def account_url(username: str) -> str:
-    """The public address of a local account's profile (Mastodon's ``/@username``)."""
-    return f"{settings.SITE_URL.rstrip('/')}/@{username}"
+    """The public address of a local account's profile (the community's ``/@username``)."""
+    return f"{settings.SITE_URL.rstrip('/')}/community/@{username}"
 
 
 def tag_url(name: str) -> str:
-    """The public address of a hashtag's timeline (Mastodon's ``/tags/name``)."""
-    return f"{settings.SITE_URL.rstrip('/')}/tags/{name}"
+    """The public address of a hashtag's timeline (the community's ``/tags/name``)."""
+    return f"{settings.SITE_URL.rstrip('/')}/community/tags/{name}"
 
 
 def normalise_tag(name: str) -> str:

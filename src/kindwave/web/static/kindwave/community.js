@@ -1,0 +1,80 @@
+// Kindwave community pages: the compose box's character counter, and keeping keyboard
+// focus in place when HTMX swaps a post or a profile header. Our own script, no
+// dependencies; the pages work without it.
+(function () {
+  "use strict";
+
+  // Mastodon's rule, as the server counts it (community/services/text.py): a link counts
+  // as many characters as data-url-chars, whatever its length; characters are graphemes.
+  var URL = /https?:\/\/[^\s<>"'\u00a0]+[^\s<>"'\u00a0.,;:!?)\]}\u00bb\u201d\u2019]/g;
+  var segmenter = typeof Intl !== "undefined" && Intl.Segmenter ? new Intl.Segmenter() : null;
+
+  function graphemes(text) {
+    text = text.normalize("NFC");
+    if (segmenter) {
+      var count = 0;
+      for (var _ of segmenter.segment(text)) count += 1;
+      return count;
+    }
+    return Array.from(text).length;
+  }
+
+  function statusLength(text, spoiler, urlChars) {
+    return graphemes(text.replace(URL, "x".repeat(urlChars))) + graphemes(spoiler);
+  }
+
+  var announceTimers = new WeakMap();
+
+  function update(form, announce) {
+    var text = form.querySelector("[data-compose-text]");
+    var remaining = form.querySelector("[data-compose-remaining]");
+    var label = form.querySelector("[data-compose-label]");
+    if (!text || !remaining || !label) return;
+    var spoiler = form.querySelector("[name=spoiler_text]");
+    var max = parseInt(form.dataset.maxChars, 10);
+    var left = max - statusLength(text.value, spoiler ? spoiler.value : "",
+                                  parseInt(form.dataset.urlChars, 10));
+    remaining.textContent = String(Math.abs(left));
+    label.textContent = left < 0 ? label.dataset.over : label.dataset.left;
+    remaining.parentElement.classList.toggle("over", left < 0);
+    if (!announce) return;
+    // Screen readers hear the count once typing pauses, not at every key.
+    var live = form.querySelector("[data-compose-announce]");
+    if (!live) return;
+    clearTimeout(announceTimers.get(form));
+    announceTimers.set(form, setTimeout(function () {
+      live.textContent = Math.abs(left) + " " + label.textContent;
+    }, 800));
+  }
+
+  function updateAll(root) {
+    var forms = root.querySelectorAll ? root.querySelectorAll("form.compose") : [];
+    forms.forEach(function (form) { update(form, false); });
+    if (root.matches && root.matches("form.compose")) update(root, false);
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("form.compose");
+    if (form) update(form, true);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { updateAll(document); });
+  document.addEventListener("htmx:load", function (event) { updateAll(event.target); });
+
+  // After an action swapped a card or a header, put focus back on the button pressed
+  // (data-focus names the action; "unfavourite" is the "favourite" toggle).
+  document.addEventListener("htmx:afterSettle", function () {
+    var swapped = document.querySelector("[data-focus]");
+    if (swapped) {
+      var action = swapped.dataset.focus.replace(/^un/, "");
+      swapped.removeAttribute("data-focus");
+      var button = swapped.querySelector('[data-action="' + action + '"]');
+      if (button) button.focus();
+    }
+    var published = document.querySelector("#compose .compose-done");
+    if (published && (document.activeElement === document.body || !document.activeElement)) {
+      var text = document.querySelector("#compose [data-compose-text]");
+      if (text) text.focus();
+    }
+  });
+})();
