@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from kindwave.accounts import services as accounts
@@ -967,7 +971,8 @@ def build_community(
     community.plan_posts()
     community.plan_projects()
     community.play()
-    community.donate()
+    with _receipts_out_of_the_console() as receipts:
+        community.donate()
     summary = _summary(community.created, time.monotonic() - started)
     donated = " + ".join(
         format_money(total, currency) for currency, total in sorted(summary.donated.items())
@@ -977,8 +982,26 @@ def build_community(
         f"{summary.posts:,} posts, {summary.projects} projects, {summary.donations:,} "
         f"donations ({donated or 'nothing'} given), {summary.created:,} added by this run, "
         f"in {summary.seconds:.1f} s"
+        + (f"; donation receipts e-mailed to {receipts}" if receipts else "")
     )
     return summary
+
+
+CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
+FILE_MAIL = "django.core.mail.backends.filebased.EmailBackend"
+
+
+@contextmanager
+def _receipts_out_of_the_console() -> Iterator[Path | None]:
+    """Every completed donation e-mails its receipt (after its commit). With the console
+    backend, the demo's default, the simulated donors' dozens of receipts would bury the
+    demo's output, so while they give, mail goes to files in ``EMAIL_FILE_PATH`` instead
+    (yields that folder). Any other backend is left as configured (yields None)."""
+    if settings.EMAIL_BACKEND != CONSOLE_MAIL:
+        yield None
+        return
+    with override_settings(EMAIL_BACKEND=FILE_MAIL):
+        yield Path(settings.EMAIL_FILE_PATH)
 
 
 def _summary(created: int, seconds: float) -> CommunitySummary:
