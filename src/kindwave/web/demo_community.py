@@ -40,7 +40,6 @@ from django.db.models.functions import Coalesce
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from kindwave.accounts import services as accounts
 from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
 from kindwave.community.models import (
@@ -59,10 +58,8 @@ from kindwave.community.services import donations, follows, posts, projects
 from kindwave.community.services.accounts import ensure_account, ensure_cause_account
 from kindwave.community.services.errors import CommunityError
 from kindwave.lib.money import format_money
-from kindwave.lines import services as lines
 from kindwave.lines.models import Line, LineState, Market
 from kindwave.simulator.countries import HOST_COUNTRIES
-from kindwave.simulator.population import ascii_fold
 
 #: The seed of the community's plan: the same seed and data give the same community.
 COMMUNITY_SEED = 2026
@@ -437,6 +434,7 @@ class _Community:
         self.rng = self.plan.rng
         self.wanted = people
         self.created = 0
+        self.given = 0  # donations completed by this run
         self.statuses: dict[str, Status] = {}
         self.causes: dict[str, Cause] = {}
         self.cause_accounts: dict[str, Account] = {}
@@ -511,8 +509,8 @@ class _Community:
         for market, share in MARKET_SHARES:
             wanted = round(self.wanted * share)
             pool = by_market[market]
+            # A small simulation (or none: ``kindwave demo --no-simulation``) gives fewer.
             picked = sorted(self.rng.sample(pool, min(wanted, len(pool))))
-            picked += self._make_people(market, wanted - len(picked))
             chosen += [(pk, market) for pk in picked]
         users = User.objects.in_bulk([pk for pk, _market in chosen])
         self.people = [self._person(users[pk], market) for pk, market in chosen]
@@ -524,39 +522,6 @@ class _Community:
         # The heavy tail: a few people are followed, favourited and shared far more.
         for rank, person in enumerate(self.rng.sample(self.people, len(self.people))):
             person.weight = 1 / (rank + 1) ** 0.9
-
-    def _make_people(self, market: str, missing: int) -> list[int]:
-        """Users (with an active line, as the demo gives its personas) for ``missing``
-        people the simulation did not provide; found again by e-mail on a re-run."""
-        country = HOST_COUNTRIES[market]
-        made: list[int] = []
-        for number in range(1, missing + 1):
-            given = country.given_names[(number * 7) % len(country.given_names)]
-            family = country.family_names[(number * 13) % len(country.family_names)]
-            local = f"{ascii_fold(given)}.{ascii_fold(family)}"
-            email = f"{local}.{market.lower()}{number}@community.example.org"
-            user = User.objects.filter(email=email).first()
-            if user is None:
-                user = accounts.create_subscriber(
-                    email=email,
-                    full_name=f"{given} {family}",
-                    language=country.language,
-                    time_zone={"GB": "Europe/London", "FR": "Europe/Paris"}.get(
-                        market, "America/New_York"
-                    ),
-                    verified=True,
-                )
-                since = self.plan.at(DAYS + 30)
-                line = lines.order_line(
-                    user,
-                    market,
-                    country.plans[1].code,
-                    cause=self.causes.get(country.causes[number % len(country.causes)]),
-                    at=since,
-                )
-                lines.activate_line(line, at=since + timedelta(days=2))
-            made.append(user.pk)
-        return made
 
     def _person(self, user: User, market: str) -> Person:
         account = ensure_account(user)
@@ -949,6 +914,7 @@ class _Community:
         except donations.DonationError:
             return  # carrier billing said no (limit reached, line suspended): skip them
         self.created += 1
+        self.given += 1
 
 
 def build_community(
@@ -956,11 +922,12 @@ def build_community(
 ) -> CommunitySummary:
     """Give the demo operator a living community (see the module's docstring): cause
     accounts, ``people`` simulated people (a seeded sample of the simulated subscribers,
-    topped up with new demo people when a market has too few), follows with a heavy tail,
+    who all have a user: the import makes them), follows with a heavy tail,
     posts, replies, favourites and reblogs over the last ``DAYS`` days, the personas'
     part, the projects of ``PROJECTS`` with followers and volunteers, and phone-bill
-    donations. Idempotent: a second run adds nothing. Needs the demo's causes, catalogues,
-    number and SIM stock and personas; call it after they exist."""
+    donations. Idempotent: a second run adds nothing. Call it once the demo's causes, its
+    simulated subscribers (without them the community has causes and personas only) and
+    its personas exist."""
     started = time.monotonic()
     community = _Community(people, seed)
     community.load_causes()
@@ -982,7 +949,7 @@ def build_community(
         f"{summary.posts:,} posts, {summary.projects} projects, {summary.donations:,} "
         f"donations ({donated or 'nothing'} given), {summary.created:,} added by this run, "
         f"in {summary.seconds:.1f} s"
-        + (f"; donation receipts e-mailed to {receipts}" if receipts else "")
+        + (f"; donation receipts e-mailed to {receipts}" if receipts and community.given else "")
     )
     return summary
 
