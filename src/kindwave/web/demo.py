@@ -26,7 +26,7 @@ from kindwave.lines.models import Line, Market
 from kindwave.lines.validators import luhn_check_digit
 from kindwave.usage import services as usage
 from kindwave.usage.models import Cell
-from kindwave.web import demo_billing, demo_usage
+from kindwave.web import demo_billing, demo_community, demo_usage
 
 DEMO_PASSWORD = "kindwave-demo"  # noqa: S105  (published in the README: demo only)
 
@@ -297,6 +297,10 @@ def load_demo(say: Callable[[str], None], with_simulation: bool = True) -> None:
             simulate_and_import(sim, say)
     for persona in PERSONAS:
         ensure_persona(persona)
+    # The community needs the causes, the simulated subscribers and the personas (who
+    # take part in it), and runs before the money steps so that the ledger verification
+    # they end with covers its phone-bill donations too.
+    demo_community.build_community(say)
     if with_simulation:
         ingest_and_rate(say)
         demo_billing.run_demo_money(say)
