@@ -244,7 +244,7 @@ class TestAuthorizationCode:
         assert token.json()["scope"] == "read:statuses write:favourites"
 
 
-def test_the_migration_keeps_what_existing_apps_were_given(client: Client, alice: User) -> None:
+def test_the_migration_keeps_existing_apps_working(client: Client, alice: User) -> None:
     # Given an app registered before its scopes were kept, whose token has read and write,
     app = register(client, scopes="read write")
     assert password_grant(client, app, "alice@example.org", scope="read write").status_code == 200
@@ -255,6 +255,8 @@ def test_the_migration_keeps_what_existing_apps_were_given(client: Client, alice
     migration = importlib.import_module("kindwave.community.migrations.0005_smallfix_app_scopes")
     migration.backfill(installed_apps, None)
 
-    # then that app keeps read and write, and an app that never had a token gets read.
-    assert AppScopes.objects.get(application__client_id=app["client_id"]).scopes == "read write"
-    assert AppScopes.objects.get(application__client_id=never_used["client_id"]).scopes == "read"
+    # then both keep what they could ask for before (tokens were not bounded): every
+    # top-level scope, so a client that kept its credentials logs in as before.
+    for registered in (app, never_used):
+        scopes = AppScopes.objects.get(application__client_id=registered["client_id"]).scopes
+        assert scopes == "read write follow push"

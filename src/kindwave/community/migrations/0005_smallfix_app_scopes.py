@@ -6,20 +6,13 @@ from oauth2_provider.settings import oauth2_settings
 
 
 def backfill(apps, schema_editor):
-    """Apps registered before their scopes were kept: the scopes their tokens and codes
-    were given (so that no client that works today stops working), else ``read``."""
+    """Apps registered before their scopes were kept: every top-level scope, as their
+    tokens were not bounded then (a client that registered with "read write follow" and
+    kept its credentials must not meet ``invalid_scope`` on its next login)."""
     application = apps.get_model(*oauth2_settings.APPLICATION_MODEL.split("."))
-    access_token = apps.get_model("oauth2_provider", "AccessToken")
-    grant = apps.get_model("oauth2_provider", "Grant")
     app_scopes = apps.get_model("community", "AppScopes")
     for app_id in application.objects.values_list("pk", flat=True).order_by("pk").iterator():
-        seen: dict[str, None] = {}
-        for model in (access_token, grant):
-            for scope in model.objects.filter(application_id=app_id).values_list(
-                "scope", flat=True
-            ):
-                seen.update(dict.fromkeys((scope or "").split()))
-        app_scopes.objects.create(application_id=app_id, scopes=" ".join(seen) or "read")
+        app_scopes.objects.create(application_id=app_id, scopes="read write follow push")
 
 
 class Migration(migrations.Migration):
