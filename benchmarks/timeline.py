@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import hashlib
 import json
 import os
 import pstats
