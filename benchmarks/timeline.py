@@ -285,6 +285,14 @@ def build(spec: Spec) -> None:
             f"WHERE s.account_id = {account_table}.id)"
         )
     step("counters")
+    # Rows were written with their ids: PostgreSQL's sequences must move past them.
+    from django.core.management.color import no_style
+
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(
+            no_style(), [User, Account, Status, Follow, TimelineEntry]
+        ):
+            cursor.execute(statement)
     _tokens(account_ids, following, len(cause_accounts))
     step("tokens")
     with connection.cursor() as cursor:
