@@ -330,7 +330,8 @@ class TimelineEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "status"], name="community_home_once")
         ]
-        indexes = [models.Index(fields=["account", "-status"], name="community_home_idx")]
+        # The unique index also serves each home's reads, newest first (read backwards);
+        # a second index on the same columns would double every delivery's writes.
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.status_id}"

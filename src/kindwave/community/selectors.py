@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kindwave.community.models import (
@@ -32,10 +32,12 @@ from kindwave.community.models import (
     Follow,
     Mute,
     Notification,
+    ProjectFollow,
     Status,
     TimelineEntry,
     Visibility,
 )
+from kindwave.community.services import timelines
 from kindwave.community.services.text import normalise_tag
 
 DEFAULT_LIMIT = 20
@@ -186,6 +188,45 @@ def _muted(account: Account) -> QuerySet[Mute, Any]:
     return Mute.objects.filter(account=account).values("target_id")
 
 
+def home_on_read(account: Account) -> QuerySet[Status]:
+    """``account``'s home computed when read (fan-out on read): what the fan-out on write
+    would have delivered — its own posts, those of the accounts it follows, the
+    mentioned-only posts that mention it, the updates of the projects it follows — as far
+    as ``account`` may see them, without the accounts it mutes. Serves the pages past the
+    kept entries of a home."""
+    muted = _muted(account)
+    following = Follow.objects.filter(account=account).values("target_id")
+    projects = ProjectFollow.objects.filter(account=account).values("project_id")
+    mentioning = Status.mentions.through.objects.filter(account_id=account.pk).values("status_id")
+    project_update = Q(
+        donate_project_id__in=projects, reblog_of__isnull=True, visibility__in=_OPEN
+    ) & (
+        Q(account_id=F("donate_project__owner_id"))
+        | Q(account__cause_id=F("donate_project__cause_id"))
+    )
+    return (
+        visible_statuses(account)
+        .filter(
+            Q(account=account)
+            | Q(account_id__in=following) & ~Q(visibility=Visibility.DIRECT)
+            | Q(visibility=Visibility.DIRECT, pk__in=mentioning)
+            | project_update
+        )
+        .exclude(account_id__in=muted)
+        .exclude(reblog_of__account_id__in=muted)
+    )
+
+
+def _stored_floor(account: Account) -> int | None:
+    """The oldest post kept in ``account``'s home if the home is full (it holds
+    ``HOME_CAP`` entries or more, so older ones may have been trimmed); ``None`` when the
+    stored home is the whole home."""
+    kept = TimelineEntry.objects.filter(account=account).aggregate(
+        oldest=Min("status_id"), count=Count("id")
+    )
+    return kept["oldest"] if kept["count"] >= timelines.HOME_CAP else None
+
+
 def home(
     account: Account,
     *,
@@ -195,7 +236,10 @@ def home(
     limit: int = DEFAULT_LIMIT,
 ) -> list[Status]:
     """``account``'s home timeline: its own posts and those of the accounts it follows
-    (fanned out on write), newest first, without the accounts it mutes."""
+    (fanned out on write), newest first, without the accounts it mutes. A page reaching
+    below the oldest kept entry of a full home is completed by :func:`home_on_read`, so
+    trimming a home to its cap loses nothing."""
+    limit = max(1, min(limit, MAX_LIMIT))
     muted = _muted(account)
     entries = (
         TimelineEntry.objects.filter(account=account)
@@ -205,6 +249,22 @@ def home(
     ids = _ids_page(
         entries, "status_id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit
     )
+    # A full page newest first never needs older posts; oldest first (min_id) it does
+    # when min_id lies below the kept entries.
+    if min_id is not None or len(ids) < limit:
+        floor = _stored_floor(account)
+        lower = max(x for x in (since_id, min_id, 0) if x is not None)
+        if floor is not None and lower < floor - 1:
+            older = _ids_page(
+                home_on_read(account),
+                "id",
+                max_id=floor if max_id is None else min(max_id, floor),
+                since_id=since_id,
+                min_id=min_id,
+                limit=limit,
+            )
+            merged = sorted({*ids, *older}, reverse=True)
+            ids = merged[-limit:] if min_id is not None else merged[:limit]
     return load_statuses(account, ids)
 
 

@@ -88,6 +88,9 @@ class EntityRenderer:
         self._favourited: set[int] = set()
         self._reblogged: set[int] = set()
         self._muted_accounts: set[int] = set()
+        # Resolved once per request, not once per account rendered (a page has 40).
+        self._default_avatar = self.absolute(reverse("mastodon:default_avatar"))
+        self._default_header = self.absolute(reverse("mastodon:default_header"))
 
     # -- helpers -------------------------------------------------------------------
     def absolute(self, path: str) -> str:
@@ -97,22 +100,38 @@ class EntityRenderer:
         return self.absolute(f"/community/@{account.username}")
 
     def default_avatar(self) -> str:
-        return self.absolute(reverse("mastodon:default_avatar"))
+        return self._default_avatar
 
     def prepare(self, statuses: Iterable[Status]) -> None:
         """Load the viewer's favourites, reblogs and mutes among ``statuses`` (and the
-        posts they reblog): three queries, whatever the number of statuses."""
+        posts they reblog): three queries, whatever the number of statuses; one when
+        they come from the selectors, which set the viewer's ``viewer_favourited`` and
+        ``viewer_reblogged`` flags on each."""
         if self.viewer is None:
             return
         ids: set[int] = set()
         authors: set[int] = set()
+        shown: list[Status] = []
         for status in statuses:
+            shown.append(status)
             ids.add(status.pk)
             authors.add(status.account_id)
             if status.reblog_of is not None:
+                shown.append(status.reblog_of)
                 ids.add(status.reblog_of.pk)
                 authors.add(status.reblog_of.account_id)
         if not ids:
+            return
+        self._muted_accounts |= set(
+            Mute.objects.filter(account=self.viewer, target_id__in=authors).values_list(
+                "target_id", flat=True
+            )
+        )
+        if all(hasattr(status, "viewer_favourited") for status in shown):
+            # Loaded by the selectors for this viewer: their flags, not the same two
+            # queries again.
+            self._favourited |= {s.pk for s in shown if s.viewer_favourited}  # type: ignore[attr-defined]
+            self._reblogged |= {s.pk for s in shown if s.viewer_reblogged}  # type: ignore[attr-defined]
             return
         self._favourited |= set(
             Favourite.objects.filter(account=self.viewer, status_id__in=ids).values_list(
@@ -126,11 +145,6 @@ class EntityRenderer:
             ).values_list("reblog_of_id", flat=True)
             if reblogged is not None
         }
-        self._muted_accounts |= set(
-            Mute.objects.filter(account=self.viewer, target_id__in=authors).values_list(
-                "target_id", flat=True
-            )
-        )
 
     # -- entities ------------------------------------------------------------------
     def account(self, account: Account) -> dict[str, Any]:
@@ -153,8 +167,8 @@ class EntityRenderer:
             "uri": url,
             "avatar": avatar,
             "avatar_static": avatar,
-            "header": self.absolute(reverse("mastodon:default_header")),
-            "header_static": self.absolute(reverse("mastodon:default_header")),
+            "header": self._default_header,
+            "header_static": self._default_header,
             "followers_count": account.followers_count,
             "following_count": account.following_count,
             "statuses_count": account.statuses_count,

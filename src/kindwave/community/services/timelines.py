@@ -4,13 +4,19 @@ everyone who should see it there, in the posting transaction.
 The followers' entries are made by one ``INSERT … SELECT`` over the follows (no rows
 travel through Python), so that a cause with tens of thousands of followers posts in
 milliseconds; it runs the same on SQLite and PostgreSQL (``ON CONFLICT DO NOTHING``).
+
+Each home keeps its newest :data:`HOME_CAP` entries, as Mastodon does: :func:`trim_homes`
+(``kindwave community trim-timelines``, run periodically) removes the older ones in bulk,
+so the fan-out itself never pays for trimming. Reading past the kept entries falls back to
+a fan-out-on-read query (:func:`kindwave.community.selectors.home`), so an old page is
+still complete; between two trims a home may hold more, which changes no read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from kindwave.community.models import (
@@ -28,6 +34,11 @@ _ENTRY = TimelineEntry._meta.db_table
 _FOLLOW = Follow._meta.db_table
 _BLOCK = Block._meta.db_table
 _PROJECT_FOLLOW = ProjectFollow._meta.db_table
+
+#: Entries kept in each home timeline (Mastodon keeps 800).
+HOME_CAP = 800
+#: Accounts whose homes one statement of :func:`trim_homes` trims.
+TRIM_BATCH = 2_000
 
 
 def _deliver_from(
@@ -123,3 +134,45 @@ def withdraw_account(account: Account, target: Account, *, reblogs_of_too: bool 
     if reblogs_of_too:
         gone |= Q(status__reblog_of__account=target)
     TimelineEntry.objects.filter(gone, account=account).delete()
+
+
+def trim_homes(
+    *,
+    cap: int | None = None,
+    batch: int = TRIM_BATCH,
+    after_account: int = 0,
+    on_batch: Callable[[int, int, int], None] | None = None,
+) -> int:
+    """Keep only the newest ``cap`` (default :data:`HOME_CAP`) entries of every home; return
+    how many entries were removed. Homes are taken ``batch`` accounts at a time in id order
+    (those after ``after_account`` only), one transaction each, so the job can stop at any
+    point and be run again; ``on_batch(last_account_id, homes, removed)`` is called after
+    each.
+    Idempotent: a second run removes nothing. Who may call it: the periodic job."""
+    keep = HOME_CAP if cap is None else cap
+    if keep < 1:
+        raise ValueError("cap must be at least 1")
+    # One window query per batch of accounts: every entry ranked inside its home, the
+    # ones past the cap deleted; the (account, -status) index feeds the ranking in order.
+    delete = (
+        f"DELETE FROM {_ENTRY} WHERE id IN ("  # noqa: S608 - names are ours
+        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
+        "(PARTITION BY account_id ORDER BY status_id DESC) AS place "
+        f"FROM {_ENTRY} WHERE account_id > %s AND account_id <= %s) ranked "
+        "WHERE place > %s)"
+    )
+    removed = 0
+    last = after_account
+    while True:
+        ids = list(
+            Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return removed
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(delete, [last, ids[-1], keep])
+            done = max(cursor.rowcount, 0)
+        removed += done
+        last = ids[-1]
+        if on_batch is not None:
+            on_batch(last, len(ids), done)
