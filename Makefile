@@ -70,6 +70,7 @@ bench: setup
 	$(BIN)/python benchmarks/rating.py --sample 0.001
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/billing.py
+	$(BIN)/python benchmarks/timeline.py --accounts 10000 --follows 200000 --posts 500000
 
 clean:
 	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache
