@@ -242,6 +242,32 @@ class TestFollowAndVolunteer:
         assert "/accounts/login" in response["Location"]
         assert not ProjectFollow.objects.exists()
 
+    def test_an_expired_session_on_htmx_redirects_the_whole_page_to_log_in(
+        self, client: Client, project: Project
+    ) -> None:
+        page = reverse("community:project", args=[project.slug])
+        response = client.post(
+            reverse("community:project_follow", args=[project.slug]),
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+        )
+        assert response.status_code == 200
+        assert response.content == b""  # nothing swapped into the buttons
+        assert response["HX-Redirect"] == f"/accounts/login/?next={page}"
+        assert not ProjectFollow.objects.exists()
+
+    def test_a_plain_post_logs_in_then_comes_back_to_the_referring_page(
+        self, client: Client, project: Project
+    ) -> None:
+        page = reverse("community:project", args=[project.slug])
+        response = client.post(
+            reverse("community:project_volunteer", args=[project.slug]),
+            HTTP_REFERER=f"http://testserver{page}",
+        )
+        assert response.status_code == 302
+        assert response["Location"] == f"/accounts/login/?next={page}"
+        assert not Volunteer.objects.exists()
+
     def test_follow_needs_the_csrf_token(self, project: Project, bob: User) -> None:
         client = Client(enforce_csrf_checks=True)
         client.force_login(bob)

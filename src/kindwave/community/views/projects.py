@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -45,6 +44,7 @@ from kindwave.community.services.donations import (
     donate_by_phone_bill,
     max_donation_minor,
 )
+from kindwave.lib.htmx import is_htmx, login_required
 from kindwave.lib.money import format_money
 
 PER_PAGE = 20
@@ -159,7 +159,7 @@ def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpR
             action(ensure_account(_user(request)), project)
         except project_services.ProjectError as refusal:
             error = str(refusal)
-        if request.headers.get("HX-Request"):
+        if is_htmx(request):
             context = _project_context(request, project)
             context["error"] = error
             return render(request, "community/projects/_actions.html", context)
