@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
@@ -398,6 +398,39 @@ class TestDonateByPhoneBill:
         assert CarrierCharge.objects.count() == 1
         assert key_of(alice_client, url) != data["client_key"]  # a new render, a new key
 
+    def test_a_reused_key_for_another_gift_is_a_new_form_with_a_new_key(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        url = donate_url(project)
+        key = key_of(alice_client, url)
+        alice_client.post(url, {"amount": "5", "client_key": key})
+        before = written()
+        response = alice_client.post(url, {"amount": "6", "client_key": key})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert written() == before
+        assert "This donation form was already sent for a different gift." in page
+        assert key not in page  # neither in the message nor in the form any more
+        assert re.search(r'name="client_key" value="[0-9a-f]{32}"', page)
+        assert re.search(r'name="amount" value="6"', page)  # what was typed is kept
+        new_key = key_of(alice_client, url)
+        response = alice_client.post(url, {"amount": "6", "client_key": new_key})
+        assert response.status_code == 302
+        assert Donation.objects.count() == 2
+
+    def test_a_resent_form_whose_gift_lapsed_is_a_new_form_with_a_new_key(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        url = donate_url(project)
+        key = key_of(alice_client, url)
+        alice_client.post(url, {"amount": "5", "client_key": key})
+        donation = Donation.objects.get()
+        Donation.objects.filter(pk=donation.pk).update(state=Donation.State.CANCELLED)
+        page = alice_client.post(url, {"amount": "5", "client_key": key}).content.decode()
+        assert "was not confirmed in time, so it was cancelled" in page
+        assert key not in page
+        assert Donation.objects.count() == 1
+
     @pytest.mark.parametrize(
         ("amount", "message"),
         [
@@ -424,31 +457,81 @@ class TestDonateByPhoneBill:
         assert message in errors.group(1)
         assert re.search(r'<input[^>]*aria-describedby="id_amount_helptext id_amount_errors"', page)
 
-    def test_without_an_active_line_refused_with_carrier_billings_message(
-        self, project: Project, bob: User
+    def test_without_an_active_line_no_form_but_why_and_where_to_get_a_line(
+        self, project: Project, wateraid: Cause, bob: User
     ) -> None:
+        client = client_for(bob)
+        for url in (donate_url(project), reverse("community:cause_donate", args=["wateraid"])):
+            page = client.get(url).content.decode()
+            assert 'name="amount"' not in page
+            assert "A gift on the phone bill needs an active Kindwave line" in page
+            assert f'href="{reverse("lines:order")}"' in page
         before = written()
-        page = donate(client_for(bob), project, "5").content.decode()
-        assert "need an active line" in page
+        page = client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
+        assert "needs an active Kindwave line" in page.content.decode()
         assert written() == before
 
-    def test_switched_off_carrier_billing_is_said_and_refused(
+    def test_switched_off_carrier_billing_no_form_but_where_to_switch_it_on(
         self, alice_client: Client, alice: User, project: Project
     ) -> None:
         carrier.set_limit(alice, enabled=False, monthly_limit_minor=None)
-        assert "switched off charges" in alice_client.get(donate_url(project)).content.decode()
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert "You have switched off charges to your phone bill" in page
+        assert f'href="{reverse("billing:carrier_billing")}"' in page
         before = written()
-        assert "switched off" in donate(alice_client, project, "5").content.decode()
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
         assert written() == before
 
-    def test_a_closed_project_is_refused(self, alice_client: Client, project: Project) -> None:
-        Project.objects.filter(pk=project.pk).update(deadline=projects.today() - timedelta(days=1))
+    def test_a_project_in_another_currency_than_the_line_no_form_but_why(
+        self, alice_client: Client, alice: User, demo_causes: dict[str, Cause]
+    ) -> None:
+        america = demo_causes["feeding-america"]
+        project = make_project(ensure_account(alice), america, currency="USD", title="Pantry")
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert (
+            "This project raises money in USD and your phone bill is in GBP, so a gift to it "
+            "cannot go on your phone bill."
+        ) in page
+        cause_url = reverse("community:cause_donate", args=[america.slug])
+        assert f'href="{cause_url}"' in page  # giving to the cause itself works
         before = written()
-        page = donate(alice_client, project, "5").content.decode()
-        assert "ended on" in page
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
+        assert written() == before
+
+    def test_a_gift_to_a_cause_abroad_is_in_the_donors_currency(
+        self, alice_client: Client, demo_causes: dict[str, Cause]
+    ) -> None:
+        america = demo_causes["feeding-america"]
+        url = reverse("community:cause_donate", args=[america.slug])
+        page = alice_client.get(url).content.decode()
+        assert "Amount (GBP)" in page
+        assert "your phone bill can take £240.00 more this month" in page
+        assert 'name="gift_aid"' not in page  # Gift Aid is for UK charities only
+        alice_client.post(url, {"amount": "4", "client_key": key_of(alice_client, url)})
+        donation = Donation.objects.get()
+        assert (donation.cause, donation.amount_minor, donation.currency) == (america, 400, "GBP")
+        page = alice_client.get(url).content.decode()
+        assert "your phone bill can take £236.00 more this month" in page
+
+    def test_a_closed_project_says_when_it_ended_instead_of_the_form(
+        self, alice_client: Client, alice: User, project: Project
+    ) -> None:
+        Project.objects.filter(pk=project.pk).update(deadline=date(2026, 1, 2))
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert "The project Wells for Tamale ended on Jan. 2, 2026." in page
+        before = written()
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
         assert written() == before
         detail = alice_client.get(reverse("community:project", args=[project.slug]))
         assert "it takes no more donations" in detail.content.decode()
+        alice.language = "fr"
+        alice.save(update_fields=["language"])
+        french = alice_client.get(donate_url(project), HTTP_ACCEPT_LANGUAGE="fr")
+        assert "2 janvier 2026" in french.content.decode()
+        assert "2026-01-02" not in french.content.decode()
 
     def test_anonymous_is_sent_to_log_in(self, client: Client, project: Project) -> None:
         response = client.get(donate_url(project))

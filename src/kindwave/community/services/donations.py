@@ -51,10 +51,12 @@ from kindwave.causes.models import Cause
 from kindwave.community import giftaid
 from kindwave.community.giftaid import GiftAidDeclaration, GiftAidError
 from kindwave.community.models import Donation, Project, Status
-from kindwave.community.services.projects import CURRENCIES, is_open
+from kindwave.community.services.projects import CURRENCIES, ended_message, is_open
 from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.lib.money import format_money
+from kindwave.lines.models import LineState
+from kindwave.lines.selectors import lines_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +74,96 @@ class DonationNotFound(DonationError):  # noqa: N818 - reads as what happened
     """No such donation among the acting donor's own (someone else's looks the same)."""
 
 
+class DonationKeyReused(DonationError):  # noqa: N818 - reads as what happened
+    """The request's key was already used for a different donation. The message is for the
+    donor and names no key; ``key`` keeps it for the caller (an API answer, a log)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            _(
+                "This donation form was already sent for a different gift. Nothing more was "
+                "charged; check the amount and send the form again."
+            )
+        )
+        self.key = key
+
+
+class PhoneBillUnavailable(DonationError):  # noqa: N818 - reads as what happened
+    """No gift on the phone bill can be made here, whatever the amount. ``reason`` says which
+    case it is, for a page to offer the way out: ``"ended"`` (the project's deadline
+    passed), ``"no_line"`` (no active Kindwave line), ``"currency"`` (the project raises
+    money in a currency none of the donor's lines bills in) or ``"switched_off"`` (the
+    donor switched off charges to their bill)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def max_donation_minor() -> int:
     """The per-donation maximum in minor units."""
     community = getattr(settings, "COMMUNITY", None) or {}
     return cast(int, community.get("DONATION_MAX_MINOR", DEFAULT_MAX_MINOR))
+
+
+@dataclass(frozen=True)
+class PhoneBillTerms:
+    """What a gift on the donor's phone bill is made in: its ``currency``, how much more the
+    bill can take this month in it (``left_minor``) and the per-donation ``max_minor``."""
+
+    currency: str
+    left_minor: int
+    max_minor: int
+
+
+def phone_bill_terms(
+    user: User, *, cause: Cause, project: Project | None = None, at: datetime | None = None
+) -> PhoneBillTerms:
+    """The terms of a gift on ``user``'s phone bill to ``cause`` (for ``project``), before any
+    amount is typed, so a page can say why no gift is possible instead of offering a form
+    that can only be refused.
+
+    The currency is the project's; for the cause itself it is the currency of the donor's
+    oldest active line (the line carrier billing charges first): a cause's ledger account
+    is kept in each currency Kindwave bills in (``cause:ID:GBP``, ``…:EUR``, ``…:USD``), so a
+    cause can receive any of them. Raises :class:`PhoneBillUnavailable`, in the words
+    :func:`donate_by_phone_bill` refuses with: the project has ended, the donor has no
+    active line, no line of theirs bills in the project's currency, charges to their bill
+    are switched off. Reads only."""
+    if project is not None and not is_open(project):
+        raise PhoneBillUnavailable(ended_message(project), "ended")
+    currencies: list[str] = []
+    for line in lines_of(user).filter(state=LineState.ACTIVE):
+        if line.market.currency not in currencies:
+            currencies.append(line.market.currency)
+    if not currencies:
+        raise PhoneBillUnavailable(
+            _("A gift on the phone bill needs an active Kindwave line, and you have none."),
+            "no_line",
+        )
+    currency = currencies[0] if project is None else project.currency
+    if currency not in currencies:
+        raise PhoneBillUnavailable(
+            _(
+                "This project raises money in %(currency)s and your phone bill is in "
+                "%(line_currencies)s, so a gift to it cannot go on your phone bill."
+            )
+            % {"currency": currency, "line_currencies": ", ".join(currencies)},
+            "currency",
+        )
+    terms = carrier.limit_for(user)
+    if not terms.enabled:
+        raise PhoneBillUnavailable(
+            _("You have switched off charges to your phone bill; switch them on first."),
+            "switched_off",
+        )
+    at = at or timezone.now()
+    spent = carrier.spent_in_month(user, carrier.month_of(at), currency, at=at)
+    return PhoneBillTerms(
+        currency=currency,
+        left_minor=max(terms.monthly_limit_minor - spent, 0),
+        max_minor=max_donation_minor(),
+    )
 
 
 @dataclass(frozen=True)
@@ -133,10 +221,7 @@ def _check(
                 % {"title": project.title, "currency": project.currency}
             )
         if not is_open(project):
-            raise DonationError(
-                _("The project %(title)s ended on %(deadline)s.")
-                % {"title": project.title, "deadline": project.deadline}
-            )
+            raise DonationError(ended_message(project))
     declaration = None
     if gift_aid is not None:
         try:
@@ -198,12 +283,6 @@ def _new_donation(user: User, gift: _Gift, **method_fields: object) -> Donation:
     )
 
 
-def _key_reused(key: str) -> DonationError:
-    return DonationError(
-        _("The key %(key)s was already used for a different donation.") % {"key": key}
-    )
-
-
 # --- Phone bill --------------------------------------------------------------------------
 
 
@@ -229,7 +308,10 @@ def donate_by_phone_bill(
     billing refusal (no active line, switched off, over the monthly limit).
 
     Idempotent on ``(user, client_key)``: the same key and request return the same
-    donation; another request under the key is refused. Atomic."""
+    donation, whatever its state now; another request under the key is refused
+    (:class:`DonationKeyReused`, whose message names no key). The refusals that hold
+    whatever the amount come first, in :func:`phone_bill_terms`'s words
+    (:class:`PhoneBillUnavailable`). Atomic."""
     gift = _check(
         cause=cause,
         project=project,
@@ -238,11 +320,18 @@ def donate_by_phone_bill(
         gift_aid=gift_aid,
         via_status=via_status,
     )
+    key = f"donation:{client_key}"
     with transaction.atomic():
+        existing = _phone_bill_donation_under(user, key)
+        if existing is not None:
+            if _same_request(existing, gift):
+                return existing
+            raise DonationKeyReused(client_key)
+        phone_bill_terms(user, cause=cause, project=project)
         try:
             charge = carrier.reserve_charge(
                 user,
-                client_key=f"donation:{client_key}",
+                client_key=key,
                 amount_minor=amount_minor,
                 currency=currency,
                 kind=CarrierCharge.Kind.DONATION,
@@ -250,12 +339,14 @@ def donate_by_phone_bill(
                 cause=cause,
             )
         except carrier.CarrierBillingError as error:
+            if _phone_bill_donation_under(user, key) is not None:  # sent twice at once
+                raise DonationKeyReused(client_key) from None
             raise DonationError(str(error)) from None
         existing = Donation.objects.filter(carrier_charge=charge).first()
         if existing is not None:
             if existing.donor_id == user.pk and _same_request(existing, gift):
                 return existing
-            raise _key_reused(client_key)
+            raise DonationKeyReused(client_key)
         return _new_donation(
             user,
             gift,
@@ -263,6 +354,13 @@ def donate_by_phone_bill(
             method=Donation.Method.PHONE_BILL,
             carrier_charge=charge,
         )
+
+
+def _phone_bill_donation_under(user: User, key: str) -> Donation | None:
+    """``user``'s phone-bill donation whose carrier charge was reserved under ``key``."""
+    return Donation.objects.filter(
+        donor=user, method=Donation.Method.PHONE_BILL, carrier_charge__client_key=key
+    ).first()
 
 
 def _own_donation(user: User, reference: uuid.UUID | str) -> Donation:
@@ -363,7 +461,7 @@ def _start_card_donation(user: User, gift: _Gift, idempotency_key: str) -> Donat
         except IntegrityError:  # the same key at the same instant: a double click
             existing = Donation.objects.get(donor=user, client_key=idempotency_key)
     if existing.method != Donation.Method.CARD or not _same_request(existing, gift):
-        raise _key_reused(idempotency_key)
+        raise DonationKeyReused(idempotency_key)
     return existing
 
 

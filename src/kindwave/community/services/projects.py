@@ -17,7 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -59,6 +59,16 @@ def is_open(project: Project, on: date | None = None) -> bool:
     """Whether ``project`` still takes volunteers and donations on ``on`` (default today):
     no deadline, or the deadline not yet passed (the deadline day itself is open)."""
     return project.deadline is None or (on or today()) <= project.deadline
+
+
+def ended_message(project: Project) -> str:
+    """What to tell someone who wants to give or volunteer after ``project``'s deadline, the
+    date written the way the active language writes dates (never ISO)."""
+    assert project.deadline is not None  # an ended project has a deadline  # noqa: S101
+    return _("The project %(title)s ended on %(deadline)s.") % {
+        "title": project.title,
+        "deadline": formats.date_format(project.deadline, "DATE_FORMAT"),
+    }
 
 
 def _check_goal(value: int | None, what: str) -> None:
@@ -151,10 +161,7 @@ def create_project(
 def _locked_open(project: Project, *, must_be_open: bool) -> Project:
     locked = Project.objects.select_for_update().get(pk=project.pk)
     if must_be_open and not is_open(locked):
-        raise ProjectError(
-            _("The project %(title)s ended on %(deadline)s.")
-            % {"title": locked.title, "deadline": locked.deadline}
-        )
+        raise ProjectError(ended_message(locked))
     return locked
 
 

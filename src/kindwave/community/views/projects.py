@@ -21,16 +21,14 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kindwave.accounts.models import User
-from kindwave.billing.services import carrier
 from kindwave.causes import selectors as cause_selectors
 from kindwave.causes.models import Cause
 from kindwave.community.models import Account, Donation, Project
@@ -40,9 +38,12 @@ from kindwave.community.services import web_projects
 from kindwave.community.services.accounts import ensure_account, ensure_cause_account
 from kindwave.community.services.donations import (
     DonationError,
+    DonationKeyReused,
+    PhoneBillTerms,
+    PhoneBillUnavailable,
     confirm_phone_bill_donation,
     donate_by_phone_bill,
-    max_donation_minor,
+    phone_bill_terms,
 )
 from kindwave.lib.htmx import is_htmx, login_required
 from kindwave.lib.money import format_money
@@ -176,26 +177,53 @@ project_volunteer = _project_action(project_services.join_as_volunteer)
 project_leave = _project_action(project_services.leave)
 
 
-def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
-    """The donation form for ``cause`` (and ``project``): on a valid POST the gift is
-    reserved on the phone bill and the donor sent to its confirmation page."""
-    user = _user(request)
-    currency = project.currency if project is not None else web_projects.cause_currency(cause)
-    gift_aid_offered = cause.country == Cause.Country.GB and currency == "GBP"
-    terms = carrier.limit_for(user)
-    spent = carrier.spent_in_month(user, carrier.month_of(timezone.now()), currency)
-    left = _money(max(terms.monthly_limit_minor - spent, 0), currency)
-    form = PhoneBillDonationForm(
-        request.POST or None,
+def _donation_form(
+    data: QueryDict | None, cause: Cause, terms: PhoneBillTerms
+) -> PhoneBillDonationForm:
+    currency = terms.currency
+    return PhoneBillDonationForm(
+        data,
         cause=cause,
         currency=currency,
-        gift_aid_offered=gift_aid_offered,
+        gift_aid_offered=cause.country == Cause.Country.GB and currency == "GBP",
         amount_help=_(
             "In %(currency)s, for example 5 or 5.50. At most %(maximum)s; your phone bill "
             "can take %(left)s more this month."
         )
-        % {"currency": currency, "maximum": _money(max_donation_minor(), currency), "left": left},
+        % {
+            "currency": currency,
+            "maximum": _money(terms.max_minor, currency),
+            "left": _money(terms.left_minor, currency),
+        },
     )
+
+
+def _with_a_new_key(
+    request: HttpRequest, cause: Cause, terms: PhoneBillTerms, message: str
+) -> PhoneBillDonationForm:
+    """The form as it was sent, under a new client key (the old one stands for another
+    gift now), with ``message`` above it: sending it again is a new, separate request."""
+    data = request.POST.copy()
+    data["client_key"] = uuid.uuid4().hex
+    form = _donation_form(data, cause, terms)
+    form.is_valid()
+    form.add_error(None, message)
+    return form
+
+
+def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
+    """The donation form for ``cause`` (and ``project``): on a valid POST the gift is
+    reserved on the phone bill and the donor sent to its confirmation page. When no gift
+    on the phone bill can be made (the project ended, no active line, a project in another
+    currency than the donor's line, charges switched off) the page says why instead."""
+    user = _user(request)
+    context: dict[str, object] = {"cause": cause, "project": project}
+    try:
+        terms = phone_bill_terms(user, cause=cause, project=project)
+    except PhoneBillUnavailable as unavailable:
+        context |= {"unavailable": str(unavailable), "reason": unavailable.reason}
+        return render(request, "community/projects/donate.html", context)
+    form = _donation_form(request.POST or None, cause, terms)
     if request.method == "POST" and form.is_valid():
         try:
             donation = donate_by_phone_bill(
@@ -203,33 +231,39 @@ def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> Http
                 cause=cause,
                 project=project,
                 amount_minor=form.cleaned_data["amount"],
-                currency=currency,
+                currency=terms.currency,
                 client_key=form.cleaned_data["client_key"],
                 gift_aid=form.cleaned_data["declaration_checked"],
             )
+        except DonationKeyReused as reused:
+            form = _with_a_new_key(request, cause, terms, str(reused))
         except DonationError as error:
             form.add_error("amount", str(error))
             form.describe()
         else:
-            return redirect("community:donation", reference=donation.reference)
-    return render(
-        request,
-        "community/projects/donate.html",
-        {
-            "form": form,
-            "cause": cause,
-            "project": project,
-            "currency": currency,
-            "carrier_on": terms.enabled,
-            "statement": _(
-                "I want to Gift Aid my donation to %(charity)s. I am a UK taxpayer and "
-                "understand that if I pay less Income Tax and/or Capital Gains Tax than the "
-                "amount of Gift Aid claimed on all my donations in that tax year it is my "
-                "responsibility to pay any difference."
+            if donation.state in (Donation.State.PENDING, Donation.State.COMPLETED):
+                return redirect("community:donation", reference=donation.reference)
+            form = _with_a_new_key(
+                request,
+                cause,
+                terms,
+                _(
+                    "The gift sent earlier with this form was not confirmed in time, so it "
+                    "was cancelled and nothing was charged. Send the form again to give."
+                ),
             )
-            % {"charity": cause.name},
-        },
-    )
+    context |= {
+        "form": form,
+        "currency": terms.currency,
+        "statement": _(
+            "I want to Gift Aid my donation to %(charity)s. I am a UK taxpayer and "
+            "understand that if I pay less Income Tax and/or Capital Gains Tax than the "
+            "amount of Gift Aid claimed on all my donations in that tax year it is my "
+            "responsibility to pay any difference."
+        )
+        % {"charity": cause.name},
+    }
+    return render(request, "community/projects/donate.html", context)
 
 
 @login_required
