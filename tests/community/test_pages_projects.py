@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import date, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
@@ -104,6 +105,14 @@ class TestParseAmount:
     @pytest.mark.parametrize("raw", ["", "0", "0,00", "-5", "five", "5.555", "1,000.00", "5e3"])
     def test_anything_else_is_refused(self, raw: str) -> None:
         with pytest.raises(Exception, match=r"amount|decimals"):
+            parse_amount(raw, "GBP")
+
+    @pytest.mark.parametrize(
+        "raw", ["\u0665", "\uff15", "1\u0665", "\u0665.\u0665\u0660", "5.\u0665"]
+    )
+    def test_only_the_digits_0_to_9(self, raw: str) -> None:
+        # Arabic-Indic and full-width digits: \d matches them and Decimal reads them.
+        with pytest.raises(ValidationError, match="with the digits 0 to 9"):
             parse_amount(raw, "GBP")
 
 
@@ -322,6 +331,10 @@ class TestNewProject:
             ({"deadline": "2020-01-01"}, "deadline", "already passed"),
             ({"run_as": "wateraid"}, "run_as", "Select a valid choice"),
             ({"title": ""}, "title", "required"),
+            ({"volunteers_goal": "100001"}, "volunteers_goal", "less than or equal to 100000"),
+            ({"volunteers_goal": "3000000000"}, "volunteers_goal", "less than or equal to"),
+            ({"goal": "10000000.01"}, "goal", "money goal can be at most £10,000,000.00"),
+            ({"goal": "\uff15"}, "goal", "with the digits 0 to 9"),
         ],
     )
     def test_refusals_next_to_the_field_nothing_written(
