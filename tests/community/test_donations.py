@@ -362,7 +362,7 @@ class TestPhoneBill:
             reserved_at=donation.created_at - timedelta(hours=1)
         )
 
-        with pytest.raises(DonationError, match="expired"):
+        with pytest.raises(DonationError, match="not confirmed within 30 minutes, so it lapsed"):
             donations.confirm_phone_bill_donation(alice, donation.reference)
 
         donation.refresh_from_db()

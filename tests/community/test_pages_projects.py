@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import time_format
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
@@ -232,6 +234,37 @@ class TestFollowAndVolunteer:
         assert 'hx-swap-oob="true"' in fragment
         assert "1 of 10 volunteers" in fragment
 
+    def test_htmx_keeps_focus_on_the_replacing_button_and_says_what_happened(
+        self, project: Project, bob: User
+    ) -> None:
+        client = client_for(bob)
+        page = client.get(reverse("community:project", args=[project.slug])).content.decode()
+        assert '<div id="project-status" role="status"></div>' in page
+        assert '<script src="/static/kindwave/projects.js" defer></script>' in page
+        assert re.search(r'<button[^>]*data-action="follow"[^>]*>Follow</button>', page)
+        response = client.post(
+            reverse("community:project_follow", args=[project.slug]), HTTP_HX_REQUEST="true"
+        )
+        fragment = response.content.decode()
+        assert re.search(r'<section[^>]*id="project-actions"[^>]*data-focus="follow"', fragment)
+        assert re.search(r'<button[^>]*data-action="follow"[^>]*>Stop following</button>', fragment)
+        status = re.search(
+            r'<div id="project-status" hx-swap-oob="innerHTML">(.*?)</div>', fragment, re.S
+        )
+        assert status is not None
+        assert "You follow this project." in status.group(1)
+        response = client.post(
+            reverse("community:project_unfollow", args=[project.slug]), HTTP_HX_REQUEST="true"
+        )
+        assert "You no longer follow this project." in response.content.decode()
+
+    def test_a_plain_form_says_what_happened_on_the_page(self, project: Project, bob: User) -> None:
+        client = client_for(bob)
+        response = client.post(
+            reverse("community:project_volunteer", args=[project.slug]), follow=True
+        )
+        assert "You volunteer for this project." in response.content.decode()
+
     def test_volunteering_after_the_deadline_is_refused_with_the_reason(
         self, project: Project, bob: User
     ) -> None:
@@ -399,6 +432,44 @@ class TestDonateByPhoneBill:
         alice_client.post(reverse("community:donation_confirm", args=[donation.reference]))
         project.refresh_from_db()
         assert project.raised_minor == 500
+
+    def test_the_confirmation_says_the_reservation_time_from_the_setting(
+        self, alice_client: Client, project: Project, settings: Any
+    ) -> None:
+        settings.BILLING = {**settings.BILLING, "CARRIER_RESERVATION_MINUTES": 12}
+        donate(alice_client, project, "5")
+        donation = Donation.objects.select_related("carrier_charge").get()
+        page = alice_client.get(reverse("community:donation", args=[donation.reference]))
+        text = page.content.decode()
+        lapses = donation.carrier_charge.reserved_at + timedelta(minutes=12)
+        assert f"the reservation lapses after 12 minutes, at {time_format(lapses)}" in text
+        assert "30 minutes" not in text
+
+    def test_once_expired_the_page_says_so_and_offers_no_confirm_button(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        donate(alice_client, project, "5")
+        donation = Donation.objects.get()
+        CarrierCharge.objects.filter(pk=donation.carrier_charge_id).update(
+            reserved_at=donation.created_at - timedelta(minutes=31)
+        )
+        page = alice_client.get(reverse("community:donation", args=[donation.reference]))
+        text = page.content.decode()
+        assert "This donation expired" in text
+        assert "was not confirmed within 30 minutes, so it expired and nothing was charged" in text
+        assert "Confirm: donate" not in text
+        assert reverse("community:donation_confirm", args=[donation.reference]) not in text
+        assert f'href="{donate_url(project)}"' in text  # start again
+        response = alice_client.post(
+            reverse("community:donation_confirm", args=[donation.reference]), follow=True
+        )
+        text = response.content.decode()
+        said = re.search(r'<ul class="messages"[^>]*>(.*?)</ul>', text, re.S)
+        assert said is not None
+        assert "This donation was not confirmed within 30 minutes, so it lapsed" in said.group(1)
+        assert str(donation.reference) not in said.group(1)
+        project.refresh_from_db()
+        assert project.raised_minor == 0
 
     def test_a_double_submit_makes_one_donation(
         self, alice_client: Client, project: Project

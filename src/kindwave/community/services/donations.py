@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
@@ -381,14 +382,50 @@ def _own_donation(user: User, reference: uuid.UUID | str) -> Donation:
 
 def _already(donation: Donation) -> DonationError:
     messages: dict[str, str] = {
-        Donation.State.COMPLETED: _("The donation %(reference)s is already confirmed."),
-        Donation.State.FAILED: _("The donation %(reference)s failed; nothing was charged."),
-        Donation.State.CANCELLED: _("The donation %(reference)s was cancelled."),
+        Donation.State.COMPLETED: _("This donation is already confirmed."),
+        Donation.State.FAILED: _("This donation failed; nothing was charged."),
+        Donation.State.CANCELLED: _("This donation was cancelled; nothing was charged."),
     }
-    return DonationError(
-        messages.get(donation.state, _("The donation %(reference)s cannot be confirmed."))
-        % {"reference": donation.reference}
-    )
+    return DonationError(messages.get(donation.state, _("This donation cannot be confirmed.")))
+
+
+def reservation_minutes() -> int:
+    """How many minutes a gift on the phone bill waits for its confirmation (carrier
+    billing's ``CARRIER_RESERVATION_MINUTES``)."""
+    return int(carrier.reservation_lifetime().total_seconds() // 60)
+
+
+def confirm_by(donation: Donation) -> datetime | None:
+    """When the pending phone-bill ``donation`` can no longer be confirmed (None for any
+    other donation)."""
+    charge = donation.carrier_charge
+    if donation.state != Donation.State.PENDING or charge is None:
+        return None
+    return charge.reserved_at + carrier.reservation_lifetime()
+
+
+def _refused_confirmation(charge: CarrierCharge, fallback: str) -> str:
+    """Why carrier billing refused to confirm ``charge``, in the donor's terms (the
+    carrier's own message names the charge's reference)."""
+    if charge.state == CarrierCharge.State.EXPIRED:
+        return ngettext(
+            "This donation was not confirmed within %(minutes)s minute, so it lapsed and "
+            "nothing was charged. Please start again.",
+            "This donation was not confirmed within %(minutes)s minutes, so it lapsed and "
+            "nothing was charged. Please start again.",
+            reservation_minutes(),
+        ) % {"minutes": reservation_minutes()}
+    if charge.state == CarrierCharge.State.CANCELLED:
+        if charge.line.state != LineState.ACTIVE:
+            return _(
+                "This donation cannot be confirmed: the line it was to be charged to is no "
+                "longer active. It was cancelled and nothing was charged."
+            )
+        return _(
+            "This donation cannot be confirmed: you have switched off charges to your phone "
+            "bill. It was cancelled and nothing was charged."
+        )
+    return fallback
 
 
 def _complete(donation: Donation) -> None:
@@ -421,8 +458,8 @@ def confirm_phone_bill_donation(user: User, reference: uuid.UUID | str) -> Donat
         try:
             carrier.confirm_charge(user, donation.carrier_charge.reference)
         except carrier.CarrierBillingError as error:
-            refusal = str(error)
-            charge = CarrierCharge.objects.get(pk=donation.carrier_charge.pk)
+            charge = CarrierCharge.objects.select_related("line").get(pk=donation.carrier_charge.pk)
+            refusal = _refused_confirmation(charge, str(error))
             if charge.state != CarrierCharge.State.RESERVED:
                 donation.state = Donation.State.CANCELLED
                 donation.save(update_fields=["state"])

@@ -18,13 +18,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
-from django.utils.translation import get_language
+from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -41,14 +43,19 @@ from kindwave.community.services.donations import (
     DonationKeyReused,
     PhoneBillTerms,
     PhoneBillUnavailable,
+    confirm_by,
     confirm_phone_bill_donation,
     donate_by_phone_bill,
     phone_bill_terms,
+    reservation_minutes,
 )
 from kindwave.lib.htmx import is_htmx, login_required
 from kindwave.lib.money import format_money
 
 PER_PAGE = 20
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _money(amount_minor: int, currency: str) -> str:
@@ -146,10 +153,16 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 ProjectAction = Callable[[Account, Project], bool]
 
 
-def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpResponse]:
+def _project_action(
+    action: ProjectAction, group: str, done: StrOrPromise
+) -> Callable[[HttpRequest, str], HttpResponse]:
     """A POST view running ``action`` for the signed-in person on the project, then showing
-    the buttons again (HTMX) or the project page (a plain form); a refusal (after the
-    deadline) is said next to the buttons."""
+    the buttons again (HTMX) or the project page (a plain form), with ``done`` said in a
+    status message; a refusal (after the deadline) is said next to the buttons instead.
+
+    ``group`` names the pair of buttons the action belongs to (``follow`` for follow and
+    unfollow): the buttons HTMX puts back carry it as ``data-focus``, and
+    ``projects.js`` moves keyboard focus to the button that replaced the one pressed."""
 
     @login_required
     @require_POST
@@ -162,19 +175,33 @@ def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpR
             error = str(refusal)
         if is_htmx(request):
             context = _project_context(request, project)
-            context["error"] = error
+            context |= {"error": error, "focus": group, "done": "" if error else done}
             return render(request, "community/projects/_actions.html", context)
         if error:
             messages.error(request, error)
+        else:
+            messages.success(request, done)
         return redirect("community:project", slug=project.slug)
 
     return view
 
 
-project_follow = _project_action(project_services.follow_project)
-project_unfollow = _project_action(project_services.unfollow_project)
-project_volunteer = _project_action(project_services.join_as_volunteer)
-project_leave = _project_action(project_services.leave)
+project_follow = _project_action(
+    project_services.follow_project, "follow", gettext_lazy("You follow this project.")
+)
+project_unfollow = _project_action(
+    project_services.unfollow_project,
+    "follow",
+    gettext_lazy("You no longer follow this project."),
+)
+project_volunteer = _project_action(
+    project_services.join_as_volunteer,
+    "volunteer",
+    gettext_lazy("You volunteer for this project. Thank you!"),
+)
+project_leave = _project_action(
+    project_services.leave, "volunteer", gettext_lazy("You no longer volunteer for this project.")
+)
 
 
 def _donation_form(
@@ -283,16 +310,22 @@ def cause_donate(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def donation_detail(request: HttpRequest, reference: uuid.UUID) -> HttpResponse:
     """``donations/<reference>/``: the one confirmation while pending, the receipt once
-    completed (someone else's is a 404, like a missing one)."""
+    completed (someone else's is a 404, like a missing one). A pending gift whose
+    reservation lapsed shows as expired, with no button to confirm it (carrier billing
+    voids it when next touched; a GET writes nothing)."""
     donation = web_projects.get_donation_for(_user(request), reference)
+    deadline = confirm_by(donation)
+    expired = deadline is not None and timezone.now() >= deadline
     response = render(
         request,
         "community/projects/donation.html",
         {
             "donation": donation,
             "amount": _money(donation.amount_minor, donation.currency),
-            "pending": donation.state == Donation.State.PENDING
-            and donation.carrier_charge is not None,
+            "pending": deadline is not None and not expired,
+            "expired": expired,
+            "confirm_by": deadline,
+            "minutes": reservation_minutes(),
             "completed": donation.state == Donation.State.COMPLETED,
             "line": donation.carrier_charge.line if donation.carrier_charge else None,
         },
