@@ -16,6 +16,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.formats import time_format
 
 from kindwave.accounts.models import User
@@ -30,7 +31,7 @@ from kindwave.community.models import (
     Visibility,
     Volunteer,
 )
-from kindwave.community.project_forms import parse_amount
+from kindwave.community.project_forms import ProjectForm, parse_amount
 from kindwave.community.services import donations, projects
 from kindwave.community.services.accounts import ensure_account
 from kindwave.community.services.posts import post
@@ -339,6 +340,15 @@ class TestNewProject:
         assert response.status_code == 302
         assert response["Location"] == reverse("community:project", args=[project.slug])
         assert (project.goal_minor, project.owner.user, project.cause) == (150_050, alice, wateraid)
+
+    def test_the_description_label_is_not_the_invoice_column_in_french(
+        self, alice: User, demo_causes: dict[str, Cause]
+    ) -> None:
+        field = ProjectForm(user=alice).fields["description"]
+        with translation.override("fr"):
+            label = str(field.label)
+        assert label != "Désignation"  # the bare msgid's French, an invoice column
+        assert str(field.label) == "Description"
 
     def test_a_cause_admin_runs_one_as_the_cause(self, cause_admin: User, wateraid: Cause) -> None:
         client = client_for(cause_admin)

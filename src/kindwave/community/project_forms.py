@@ -17,6 +17,7 @@ from typing import Any
 from babel.numbers import get_currency_precision
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
@@ -100,7 +101,12 @@ class ProjectForm(DescribedFieldsMixin, forms.Form):
     """A new project: who runs it, the cause receiving the money, its goals and dates."""
 
     title = forms.CharField(label=_("Title"), max_length=140)
-    description = forms.CharField(label=_("Description"), max_length=5_000, widget=forms.Textarea)
+    # With a context: the bare "Description" is an invoice column ("Désignation" in French).
+    description = forms.CharField(
+        label=pgettext_lazy("what a project is about, form field", "Description"),
+        max_length=5_000,
+        widget=forms.Textarea,
+    )
     cause = forms.ModelChoiceField(
         label=_("Cause receiving the money"),
         queryset=Cause.objects.none(),
