@@ -200,6 +200,17 @@ class TestProjectPages:
         with django_assert_max_num_queries(10):  # the same count with more updates
             client.get(url)
 
+    def test_post_an_update_only_for_who_speaks_for_the_project(
+        self, client: Client, project: Project, alice: User, bob: User
+    ) -> None:
+        url = reverse("community:project", args=[project.slug])
+        link = f'href="{reverse("community:home")}?donate_project={project.slug}"'
+        assert link in client_for(alice).get(url).content.decode()  # she runs it
+        assert "Post an update" not in client_for(bob).get(url).content.decode()
+        ensure_account(bob)  # a community account is not enough
+        assert "Post an update" not in client_for(bob).get(url).content.decode()
+        assert "Post an update" not in client.get(url).content.decode()
+
 
 class TestFollowAndVolunteer:
     def test_plain_forms_follow_volunteer_leave_and_unfollow(

@@ -36,7 +36,7 @@ from kindwave.causes.models import Cause
 from kindwave.community.models import Account, Donation, Project
 from kindwave.community.project_forms import AS_MYSELF, PhoneBillDonationForm, ProjectForm
 from kindwave.community.services import projects as project_services
-from kindwave.community.services import web_projects
+from kindwave.community.services import timelines, web_projects
 from kindwave.community.services.accounts import ensure_account, ensure_cause_account
 from kindwave.community.services.donations import (
     DonationError,
@@ -146,6 +146,9 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = web_projects.account_of(_user(request) if request.user.is_authenticated else None)
     context = _project_context(request, project)
     context["updates"] = web_projects.project_updates(viewer, project)
+    # The project's owner and its cause's account post its updates (from the home page's
+    # compose box, with the project preselected).
+    context["speaks_for"] = viewer is not None and timelines.speaks_for(viewer, project)
     return render(request, "community/projects/detail.html", context)
 
 
