@@ -140,6 +140,9 @@ def test_alice_donates_five_pounds_by_phone_bill_and_sees_it_reach_the_public_to
     page.evaluate("window.notReloaded = true")
     page.get_by_role("button", name="Follow", exact=True).click()
     expect(page.get_by_role("button", name="Stop following")).to_be_visible()
+    # keyboard focus stays on the button that replaced the one pressed, and it is said
+    expect(page.get_by_role("button", name="Stop following")).to_be_focused()
+    expect(page.locator("#project-status[role=status]")).to_have_text("You follow this project.")
     expect(page.locator("#project-progress")).to_contain_text("1 follower")
     assert page.evaluate("window.notReloaded") is True
 

@@ -19,12 +19,18 @@ from hypothesis import strategies as st
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
+from kindwave.billing.services import carrier
 from kindwave.billing.services.payments.card import CardCharge, CardProcessor, CardProviderError
 from kindwave.causes.models import Cause
 from kindwave.community.giftaid import GiftAidDeclaration
 from kindwave.community.models import Account, Donation, Project
 from kindwave.community.services import donations, projects
-from kindwave.community.services.donations import DonationError, DonationNotFound
+from kindwave.community.services.donations import (
+    DonationError,
+    DonationKeyReused,
+    DonationNotFound,
+    PhoneBillUnavailable,
+)
 from kindwave.ledger import services as ledger
 from kindwave.ledger.models import Account as LedgerAccount
 from kindwave.ledger.models import Transfer, TransferState
@@ -196,8 +202,21 @@ class TestRefusals:
 
         assert "bills in GBP" in message
 
+    def test_a_phone_bill_gift_to_a_project_in_another_currency_than_the_line(
+        self, active_line: Line, alice: User, demo_causes: dict[str, Cause]
+    ) -> None:
+        america = demo_causes["feeding-america"]
+        pantry = make_project(person(alice, "alice"), america, currency="USD")
+
+        message = refused(by_phone, active_line.owner, america, project=pantry, currency="USD")
+
+        assert message == (
+            "This project raises money in USD and your phone bill is in GBP, so a gift to it "
+            "cannot go on your phone bill."
+        )
+
     def test_no_active_line(self, charlie: User, wateraid: Cause) -> None:
-        assert "active line" in refused(by_phone, charlie, wateraid)
+        assert "needs an active Kindwave line" in refused(by_phone, charlie, wateraid)
 
     def test_over_the_monthly_carrier_limit(self, active_line: Line, wateraid: Cause) -> None:
         message = refused(by_phone, active_line.owner, wateraid, amount_minor=30_000)
@@ -320,6 +339,20 @@ class TestPhoneBill:
         assert CarrierCharge.objects.count() == 1
         assert "different" in refused(by_phone, alice, wateraid, amount_minor=501)
 
+    @pytest.mark.parametrize("method", ["phone", "card"])
+    def test_a_reused_key_is_refused_without_showing_the_key(
+        self, method: str, active_line: Line, wateraid: Cause, double: card_double.CardDouble
+    ) -> None:
+        call = by_phone if method == "phone" else by_card
+        call(active_line.owner, wateraid, "secret-key-1")
+
+        with pytest.raises(DonationKeyReused) as error:
+            call(active_line.owner, wateraid, "secret-key-1", amount_minor=501)
+
+        assert "already sent for a different gift" in str(error.value)
+        assert "secret-key-1" not in str(error.value)
+        assert error.value.key == "secret-key-1"
+
     def test_an_expired_reservation_cancels_the_donation(
         self, active_line: Line, wateraid: Cause, project: Project
     ) -> None:
@@ -329,7 +362,7 @@ class TestPhoneBill:
             reserved_at=donation.created_at - timedelta(hours=1)
         )
 
-        with pytest.raises(DonationError, match="expired"):
+        with pytest.raises(DonationError, match="not confirmed within 30 minutes, so it lapsed"):
             donations.confirm_phone_bill_donation(alice, donation.reference)
 
         donation.refresh_from_db()
@@ -593,3 +626,51 @@ def test_card_payments_not_configured_is_refused(alice: User, wateraid: Cause, s
     settings.BILLING = {**settings.BILLING, "CARD_PROVIDER_URL": "", "CARD_PROVIDER_KEY": ""}
 
     assert "not configured" in refused(by_card, alice, wateraid)
+
+
+class TestPhoneBillTerms:
+    def test_a_gift_to_a_cause_is_in_the_currency_of_the_donors_line(
+        self, active_line: Line, demo_causes: dict[str, Cause]
+    ) -> None:
+        terms = donations.phone_bill_terms(active_line.owner, cause=demo_causes["restos-du-coeur"])
+
+        assert terms == donations.PhoneBillTerms(
+            currency="GBP", left_minor=24_000, max_minor=1_000_000
+        )
+
+    def test_what_the_bill_can_still_take_this_month(
+        self, active_line: Line, wateraid: Cause, project: Project
+    ) -> None:
+        by_phone(active_line.owner, wateraid, amount_minor=4_000)
+
+        terms = donations.phone_bill_terms(active_line.owner, cause=wateraid, project=project)
+
+        assert (terms.currency, terms.left_minor) == ("GBP", 20_000)
+
+    @pytest.mark.parametrize(
+        ("case", "reason"),
+        [("no line", "no_line"), ("switched off", "switched_off"), ("ended", "ended")],
+    )
+    def test_why_no_gift_can_be_made(
+        self,
+        case: str,
+        reason: str,
+        active_line: Line,
+        charlie: User,
+        wateraid: Cause,
+        project: Project,
+    ) -> None:
+        donor = charlie if case == "no line" else active_line.owner
+        if case == "switched off":
+            carrier.set_limit(donor, enabled=False, monthly_limit_minor=None)
+        if case == "ended":
+            Project.objects.filter(pk=project.pk).update(
+                deadline=projects.today() - timedelta(days=1)
+            )
+            project.refresh_from_db()
+
+        with pytest.raises(PhoneBillUnavailable) as error:
+            donations.phone_bill_terms(donor, cause=wateraid, project=project)
+
+        assert error.value.reason == reason
+        assert str(error.value) == refused(by_phone, donor, wateraid, project=project)

@@ -9,11 +9,15 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.formats import time_format
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
@@ -27,7 +31,7 @@ from kindwave.community.models import (
     Visibility,
     Volunteer,
 )
-from kindwave.community.project_forms import parse_amount
+from kindwave.community.project_forms import ProjectForm, parse_amount
 from kindwave.community.services import donations, projects
 from kindwave.community.services.accounts import ensure_account
 from kindwave.community.services.posts import post
@@ -104,6 +108,14 @@ class TestParseAmount:
     @pytest.mark.parametrize("raw", ["", "0", "0,00", "-5", "five", "5.555", "1,000.00", "5e3"])
     def test_anything_else_is_refused(self, raw: str) -> None:
         with pytest.raises(Exception, match=r"amount|decimals"):
+            parse_amount(raw, "GBP")
+
+    @pytest.mark.parametrize(
+        "raw", ["\u0665", "\uff15", "1\u0665", "\u0665.\u0665\u0660", "5.\u0665"]
+    )
+    def test_only_the_digits_0_to_9(self, raw: str) -> None:
+        # Arabic-Indic and full-width digits: \d matches them and Decimal reads them.
+        with pytest.raises(ValidationError, match="with the digits 0 to 9"):
             parse_amount(raw, "GBP")
 
 
@@ -188,6 +200,17 @@ class TestProjectPages:
         with django_assert_max_num_queries(10):  # the same count with more updates
             client.get(url)
 
+    def test_post_an_update_only_for_who_speaks_for_the_project(
+        self, client: Client, project: Project, alice: User, bob: User
+    ) -> None:
+        url = reverse("community:project", args=[project.slug])
+        link = f'href="{reverse("community:home")}?donate_project={project.slug}"'
+        assert link in client_for(alice).get(url).content.decode()  # she runs it
+        assert "Post an update" not in client_for(bob).get(url).content.decode()
+        ensure_account(bob)  # a community account is not enough
+        assert "Post an update" not in client_for(bob).get(url).content.decode()
+        assert "Post an update" not in client.get(url).content.decode()
+
 
 class TestFollowAndVolunteer:
     def test_plain_forms_follow_volunteer_leave_and_unfollow(
@@ -223,6 +246,37 @@ class TestFollowAndVolunteer:
         assert 'hx-swap-oob="true"' in fragment
         assert "1 of 10 volunteers" in fragment
 
+    def test_htmx_keeps_focus_on_the_replacing_button_and_says_what_happened(
+        self, project: Project, bob: User
+    ) -> None:
+        client = client_for(bob)
+        page = client.get(reverse("community:project", args=[project.slug])).content.decode()
+        assert '<div id="project-status" role="status"></div>' in page
+        assert '<script src="/static/kindwave/projects.js" defer></script>' in page
+        assert re.search(r'<button[^>]*data-action="follow"[^>]*>Follow</button>', page)
+        response = client.post(
+            reverse("community:project_follow", args=[project.slug]), HTTP_HX_REQUEST="true"
+        )
+        fragment = response.content.decode()
+        assert re.search(r'<section[^>]*id="project-actions"[^>]*data-focus="follow"', fragment)
+        assert re.search(r'<button[^>]*data-action="follow"[^>]*>Stop following</button>', fragment)
+        status = re.search(
+            r'<div id="project-status" hx-swap-oob="innerHTML">(.*?)</div>', fragment, re.S
+        )
+        assert status is not None
+        assert "You follow this project." in status.group(1)
+        response = client.post(
+            reverse("community:project_unfollow", args=[project.slug]), HTTP_HX_REQUEST="true"
+        )
+        assert "You no longer follow this project." in response.content.decode()
+
+    def test_a_plain_form_says_what_happened_on_the_page(self, project: Project, bob: User) -> None:
+        client = client_for(bob)
+        response = client.post(
+            reverse("community:project_volunteer", args=[project.slug]), follow=True
+        )
+        assert "You volunteer for this project." in response.content.decode()
+
     def test_volunteering_after_the_deadline_is_refused_with_the_reason(
         self, project: Project, bob: User
     ) -> None:
@@ -241,6 +295,32 @@ class TestFollowAndVolunteer:
         assert response.status_code == 302
         assert "/accounts/login" in response["Location"]
         assert not ProjectFollow.objects.exists()
+
+    def test_an_expired_session_on_htmx_redirects_the_whole_page_to_log_in(
+        self, client: Client, project: Project
+    ) -> None:
+        page = reverse("community:project", args=[project.slug])
+        response = client.post(
+            reverse("community:project_follow", args=[project.slug]),
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+        )
+        assert response.status_code == 200
+        assert response.content == b""  # nothing swapped into the buttons
+        assert response["HX-Redirect"] == f"/accounts/login/?next={page}"
+        assert not ProjectFollow.objects.exists()
+
+    def test_a_plain_post_logs_in_then_comes_back_to_the_referring_page(
+        self, client: Client, project: Project
+    ) -> None:
+        page = reverse("community:project", args=[project.slug])
+        response = client.post(
+            reverse("community:project_volunteer", args=[project.slug]),
+            HTTP_REFERER=f"http://testserver{page}",
+        )
+        assert response.status_code == 302
+        assert response["Location"] == f"/accounts/login/?next={page}"
+        assert not Volunteer.objects.exists()
 
     def test_follow_needs_the_csrf_token(self, project: Project, bob: User) -> None:
         client = Client(enforce_csrf_checks=True)
@@ -272,6 +352,15 @@ class TestNewProject:
         assert response["Location"] == reverse("community:project", args=[project.slug])
         assert (project.goal_minor, project.owner.user, project.cause) == (150_050, alice, wateraid)
 
+    def test_the_description_label_is_not_the_invoice_column_in_french(
+        self, alice: User, demo_causes: dict[str, Cause]
+    ) -> None:
+        field = ProjectForm(user=alice).fields["description"]
+        with translation.override("fr"):
+            label = str(field.label)
+        assert label != "Désignation"  # the bare msgid's French, an invoice column
+        assert str(field.label) == "Description"
+
     def test_a_cause_admin_runs_one_as_the_cause(self, cause_admin: User, wateraid: Cause) -> None:
         client = client_for(cause_admin)
         assert "WaterAid" in client.get(reverse("community:project_new")).content.decode()
@@ -296,6 +385,10 @@ class TestNewProject:
             ({"deadline": "2020-01-01"}, "deadline", "already passed"),
             ({"run_as": "wateraid"}, "run_as", "Select a valid choice"),
             ({"title": ""}, "title", "required"),
+            ({"volunteers_goal": "100001"}, "volunteers_goal", "less than or equal to 100000"),
+            ({"volunteers_goal": "3000000000"}, "volunteers_goal", "less than or equal to"),
+            ({"goal": "10000000.01"}, "goal", "money goal can be at most £10,000,000.00"),
+            ({"goal": "\uff15"}, "goal", "with the digits 0 to 9"),
         ],
     )
     def test_refusals_next_to_the_field_nothing_written(
@@ -361,6 +454,44 @@ class TestDonateByPhoneBill:
         project.refresh_from_db()
         assert project.raised_minor == 500
 
+    def test_the_confirmation_says_the_reservation_time_from_the_setting(
+        self, alice_client: Client, project: Project, settings: Any
+    ) -> None:
+        settings.BILLING = {**settings.BILLING, "CARRIER_RESERVATION_MINUTES": 12}
+        donate(alice_client, project, "5")
+        donation = Donation.objects.select_related("carrier_charge").get()
+        page = alice_client.get(reverse("community:donation", args=[donation.reference]))
+        text = page.content.decode()
+        lapses = donation.carrier_charge.reserved_at + timedelta(minutes=12)
+        assert f"the reservation lapses after 12 minutes, at {time_format(lapses)}" in text
+        assert "30 minutes" not in text
+
+    def test_once_expired_the_page_says_so_and_offers_no_confirm_button(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        donate(alice_client, project, "5")
+        donation = Donation.objects.get()
+        CarrierCharge.objects.filter(pk=donation.carrier_charge_id).update(
+            reserved_at=donation.created_at - timedelta(minutes=31)
+        )
+        page = alice_client.get(reverse("community:donation", args=[donation.reference]))
+        text = page.content.decode()
+        assert "This donation expired" in text
+        assert "was not confirmed within 30 minutes, so it expired and nothing was charged" in text
+        assert "Confirm: donate" not in text
+        assert reverse("community:donation_confirm", args=[donation.reference]) not in text
+        assert f'href="{donate_url(project)}"' in text  # start again
+        response = alice_client.post(
+            reverse("community:donation_confirm", args=[donation.reference]), follow=True
+        )
+        text = response.content.decode()
+        said = re.search(r'<ul class="messages"[^>]*>(.*?)</ul>', text, re.S)
+        assert said is not None
+        assert "This donation was not confirmed within 30 minutes, so it lapsed" in said.group(1)
+        assert str(donation.reference) not in said.group(1)
+        project.refresh_from_db()
+        assert project.raised_minor == 0
+
     def test_a_double_submit_makes_one_donation(
         self, alice_client: Client, project: Project
     ) -> None:
@@ -371,6 +502,39 @@ class TestDonateByPhoneBill:
         assert Donation.objects.count() == 1
         assert CarrierCharge.objects.count() == 1
         assert key_of(alice_client, url) != data["client_key"]  # a new render, a new key
+
+    def test_a_reused_key_for_another_gift_is_a_new_form_with_a_new_key(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        url = donate_url(project)
+        key = key_of(alice_client, url)
+        alice_client.post(url, {"amount": "5", "client_key": key})
+        before = written()
+        response = alice_client.post(url, {"amount": "6", "client_key": key})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert written() == before
+        assert "This donation form was already sent for a different gift." in page
+        assert key not in page  # neither in the message nor in the form any more
+        assert re.search(r'name="client_key" value="[0-9a-f]{32}"', page)
+        assert re.search(r'name="amount" value="6"', page)  # what was typed is kept
+        new_key = key_of(alice_client, url)
+        response = alice_client.post(url, {"amount": "6", "client_key": new_key})
+        assert response.status_code == 302
+        assert Donation.objects.count() == 2
+
+    def test_a_resent_form_whose_gift_lapsed_is_a_new_form_with_a_new_key(
+        self, alice_client: Client, project: Project
+    ) -> None:
+        url = donate_url(project)
+        key = key_of(alice_client, url)
+        alice_client.post(url, {"amount": "5", "client_key": key})
+        donation = Donation.objects.get()
+        Donation.objects.filter(pk=donation.pk).update(state=Donation.State.CANCELLED)
+        page = alice_client.post(url, {"amount": "5", "client_key": key}).content.decode()
+        assert "was not confirmed in time, so it was cancelled" in page
+        assert key not in page
+        assert Donation.objects.count() == 1
 
     @pytest.mark.parametrize(
         ("amount", "message"),
@@ -398,31 +562,81 @@ class TestDonateByPhoneBill:
         assert message in errors.group(1)
         assert re.search(r'<input[^>]*aria-describedby="id_amount_helptext id_amount_errors"', page)
 
-    def test_without_an_active_line_refused_with_carrier_billings_message(
-        self, project: Project, bob: User
+    def test_without_an_active_line_no_form_but_why_and_where_to_get_a_line(
+        self, project: Project, wateraid: Cause, bob: User
     ) -> None:
+        client = client_for(bob)
+        for url in (donate_url(project), reverse("community:cause_donate", args=["wateraid"])):
+            page = client.get(url).content.decode()
+            assert 'name="amount"' not in page
+            assert "A gift on the phone bill needs an active Kindwave line" in page
+            assert f'href="{reverse("lines:order")}"' in page
         before = written()
-        page = donate(client_for(bob), project, "5").content.decode()
-        assert "need an active line" in page
+        page = client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
+        assert "needs an active Kindwave line" in page.content.decode()
         assert written() == before
 
-    def test_switched_off_carrier_billing_is_said_and_refused(
+    def test_switched_off_carrier_billing_no_form_but_where_to_switch_it_on(
         self, alice_client: Client, alice: User, project: Project
     ) -> None:
         carrier.set_limit(alice, enabled=False, monthly_limit_minor=None)
-        assert "switched off charges" in alice_client.get(donate_url(project)).content.decode()
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert "You have switched off charges to your phone bill" in page
+        assert f'href="{reverse("billing:carrier_billing")}"' in page
         before = written()
-        assert "switched off" in donate(alice_client, project, "5").content.decode()
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
         assert written() == before
 
-    def test_a_closed_project_is_refused(self, alice_client: Client, project: Project) -> None:
-        Project.objects.filter(pk=project.pk).update(deadline=projects.today() - timedelta(days=1))
+    def test_a_project_in_another_currency_than_the_line_no_form_but_why(
+        self, alice_client: Client, alice: User, demo_causes: dict[str, Cause]
+    ) -> None:
+        america = demo_causes["feeding-america"]
+        project = make_project(ensure_account(alice), america, currency="USD", title="Pantry")
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert (
+            "This project raises money in USD and your phone bill is in GBP, so a gift to it "
+            "cannot go on your phone bill."
+        ) in page
+        cause_url = reverse("community:cause_donate", args=[america.slug])
+        assert f'href="{cause_url}"' in page  # giving to the cause itself works
         before = written()
-        page = donate(alice_client, project, "5").content.decode()
-        assert "ended on" in page
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
+        assert written() == before
+
+    def test_a_gift_to_a_cause_abroad_is_in_the_donors_currency(
+        self, alice_client: Client, demo_causes: dict[str, Cause]
+    ) -> None:
+        america = demo_causes["feeding-america"]
+        url = reverse("community:cause_donate", args=[america.slug])
+        page = alice_client.get(url).content.decode()
+        assert "Amount (GBP)" in page
+        assert "your phone bill can take £240.00 more this month" in page
+        assert 'name="gift_aid"' not in page  # Gift Aid is for UK charities only
+        alice_client.post(url, {"amount": "4", "client_key": key_of(alice_client, url)})
+        donation = Donation.objects.get()
+        assert (donation.cause, donation.amount_minor, donation.currency) == (america, 400, "GBP")
+        page = alice_client.get(url).content.decode()
+        assert "your phone bill can take £236.00 more this month" in page
+
+    def test_a_closed_project_says_when_it_ended_instead_of_the_form(
+        self, alice_client: Client, alice: User, project: Project
+    ) -> None:
+        Project.objects.filter(pk=project.pk).update(deadline=date(2026, 1, 2))
+        page = alice_client.get(donate_url(project)).content.decode()
+        assert 'name="amount"' not in page
+        assert "The project Wells for Tamale ended on Jan. 2, 2026." in page
+        before = written()
+        alice_client.post(donate_url(project), {"amount": "5", "client_key": "d" * 32})
         assert written() == before
         detail = alice_client.get(reverse("community:project", args=[project.slug]))
         assert "it takes no more donations" in detail.content.decode()
+        alice.language = "fr"
+        alice.save(update_fields=["language"])
+        french = alice_client.get(donate_url(project), HTTP_ACCEPT_LANGUAGE="fr")
+        assert "2 janvier 2026" in french.content.decode()
+        assert "2026-01-02" not in french.content.decode()
 
     def test_anonymous_is_sent_to_log_in(self, client: Client, project: Project) -> None:
         response = client.get(donate_url(project))

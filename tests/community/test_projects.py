@@ -111,6 +111,9 @@ class TestCreate:
             ({"title": "  "}, "title"),
             ({"description": ""}, "description"),
             ({"place": "x" * 141}, "place"),
+            ({"volunteers_goal": 100_001}, "can be at most 100,000"),
+            ({"volunteers_goal": 3_000_000_000}, "can be at most 100,000"),
+            ({"goal_minor": 1_000_000_001}, "money goal can be at most £10,000,000.00"),
         ],
     )
     def test_refusals(
@@ -127,6 +130,11 @@ class TestCreate:
         wateraid.refresh_from_db()
 
         assert "not verified" in refused(alice_account, wateraid)
+
+    def test_the_largest_goals_are_accepted(self, alice_account: Account, wateraid: Cause) -> None:
+        project = create(alice_account, wateraid, goal_minor=1_000_000_000, volunteers_goal=100_000)
+
+        assert (project.goal_minor, project.volunteers_goal) == (1_000_000_000, 100_000)
 
     def test_todays_deadline_is_accepted(self, alice_account: Account, wateraid: Cause) -> None:
         project = create(alice_account, wateraid, deadline=projects.today())

@@ -17,15 +17,24 @@ from typing import Any
 from babel.numbers import get_currency_precision
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
 from kindwave.community.giftaid import GiftAidDeclaration, GiftAidError, check_declaration
-from kindwave.community.services.projects import CURRENCIES, today
+from kindwave.community.services.projects import (
+    CURRENCIES,
+    MAX_VOLUNTEERS_GOAL,
+    ProjectError,
+    check_money_goal,
+    today,
+)
 from kindwave.community.services.web_projects import causes_run_by
 
-# Digits, then at most one decimal separator (point or comma) and its decimals.
-_AMOUNT = re.compile(r"^(\d{1,12})(?:[.,](\d{1,3}))?$")
+# ASCII digits, then at most one decimal separator (point or comma) and its decimals.
+# Not ``\d``: it also matches Arabic-Indic or full-width digits, which Decimal would
+# read as their value — a person should see and confirm the very digits that are charged.
+_AMOUNT = re.compile(r"^([0-9]{1,12})(?:[.,]([0-9]{1,3}))?$")
 
 #: The "run as" choice for running a project as oneself.
 AS_MYSELF = "me"
@@ -33,11 +42,16 @@ AS_MYSELF = "me"
 
 def parse_amount(raw: str, currency: str) -> int:
     """``"5,50"`` or ``"5.50"`` in GBP → 550. ``ValidationError`` for anything else: not a
-    number, a negative or zero amount, more decimals than the currency has."""
+    number, digits other than 0 to 9, a negative or zero amount, more decimals than the
+    currency has."""
     text = re.sub(r"\s+", "", raw or "")
     match = _AMOUNT.match(text)
     if text.startswith("-"):
         raise forms.ValidationError(_("Enter an amount above zero."), code="negative")
+    if match is None and any(char.isdigit() and not char.isascii() for char in text):
+        raise forms.ValidationError(
+            _("Type the amount with the digits 0 to 9, such as 5 or 5.50."), code="digits"
+        )
     if match is None:
         raise forms.ValidationError(
             _("Enter an amount in %(currency)s such as 5 or 5.50."),
@@ -87,7 +101,12 @@ class ProjectForm(DescribedFieldsMixin, forms.Form):
     """A new project: who runs it, the cause receiving the money, its goals and dates."""
 
     title = forms.CharField(label=_("Title"), max_length=140)
-    description = forms.CharField(label=_("Description"), max_length=5_000, widget=forms.Textarea)
+    # With a context: the bare "Description" is an invoice column ("Désignation" in French).
+    description = forms.CharField(
+        label=pgettext_lazy("what a project is about, form field", "Description"),
+        max_length=5_000,
+        widget=forms.Textarea,
+    )
     cause = forms.ModelChoiceField(
         label=_("Cause receiving the money"),
         queryset=Cause.objects.none(),
@@ -107,6 +126,7 @@ class ProjectForm(DescribedFieldsMixin, forms.Form):
         label=_("Volunteers wanted"),
         required=False,
         min_value=1,
+        max_value=MAX_VOLUNTEERS_GOAL,
         help_text=_("Optional; a project needs a money goal, volunteers, or both."),
     )
     deadline = forms.DateField(
@@ -144,8 +164,11 @@ class ProjectForm(DescribedFieldsMixin, forms.Form):
         if raw_goal and currency:
             try:
                 cleaned["goal_minor"] = parse_amount(raw_goal, currency)
+                check_money_goal(cleaned["goal_minor"], currency)
             except forms.ValidationError as error:
                 self.add_error("goal", error)
+            except ProjectError as refusal:
+                self.add_error("goal", str(refusal))
         if not raw_goal and cleaned.get("volunteers_goal") is None and "goal" not in self.errors:
             self.add_error(
                 "goal", _("A project needs a goal: an amount to raise, volunteers, or both.")

@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kindwave.accounts.models import User
 from kindwave.billing.models import CarrierCharge
@@ -51,10 +52,12 @@ from kindwave.causes.models import Cause
 from kindwave.community import giftaid
 from kindwave.community.giftaid import GiftAidDeclaration, GiftAidError
 from kindwave.community.models import Donation, Project, Status
-from kindwave.community.services.projects import CURRENCIES, is_open
+from kindwave.community.services.projects import CURRENCIES, ended_message, is_open
 from kindwave.ledger import chart
 from kindwave.ledger import services as ledger
 from kindwave.lib.money import format_money
+from kindwave.lines.models import LineState
+from kindwave.lines.selectors import lines_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +75,96 @@ class DonationNotFound(DonationError):  # noqa: N818 - reads as what happened
     """No such donation among the acting donor's own (someone else's looks the same)."""
 
 
+class DonationKeyReused(DonationError):  # noqa: N818 - reads as what happened
+    """The request's key was already used for a different donation. The message is for the
+    donor and names no key; ``key`` keeps it for the caller (an API answer, a log)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            _(
+                "This donation form was already sent for a different gift. Nothing more was "
+                "charged; check the amount and send the form again."
+            )
+        )
+        self.key = key
+
+
+class PhoneBillUnavailable(DonationError):  # noqa: N818 - reads as what happened
+    """No gift on the phone bill can be made here, whatever the amount. ``reason`` says which
+    case it is, for a page to offer the way out: ``"ended"`` (the project's deadline
+    passed), ``"no_line"`` (no active Kindwave line), ``"currency"`` (the project raises
+    money in a currency none of the donor's lines bills in) or ``"switched_off"`` (the
+    donor switched off charges to their bill)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def max_donation_minor() -> int:
     """The per-donation maximum in minor units."""
     community = getattr(settings, "COMMUNITY", None) or {}
     return cast(int, community.get("DONATION_MAX_MINOR", DEFAULT_MAX_MINOR))
+
+
+@dataclass(frozen=True)
+class PhoneBillTerms:
+    """What a gift on the donor's phone bill is made in: its ``currency``, how much more the
+    bill can take this month in it (``left_minor``) and the per-donation ``max_minor``."""
+
+    currency: str
+    left_minor: int
+    max_minor: int
+
+
+def phone_bill_terms(
+    user: User, *, cause: Cause, project: Project | None = None, at: datetime | None = None
+) -> PhoneBillTerms:
+    """The terms of a gift on ``user``'s phone bill to ``cause`` (for ``project``), before any
+    amount is typed, so a page can say why no gift is possible instead of offering a form
+    that can only be refused.
+
+    The currency is the project's; for the cause itself it is the currency of the donor's
+    oldest active line (the line carrier billing charges first): a cause's ledger account
+    is kept in each currency Kindwave bills in (``cause:ID:GBP``, ``…:EUR``, ``…:USD``), so a
+    cause can receive any of them. Raises :class:`PhoneBillUnavailable`, in the words
+    :func:`donate_by_phone_bill` refuses with: the project has ended, the donor has no
+    active line, no line of theirs bills in the project's currency, charges to their bill
+    are switched off. Reads only."""
+    if project is not None and not is_open(project):
+        raise PhoneBillUnavailable(ended_message(project), "ended")
+    currencies: list[str] = []
+    for line in lines_of(user).filter(state=LineState.ACTIVE):
+        if line.market.currency not in currencies:
+            currencies.append(line.market.currency)
+    if not currencies:
+        raise PhoneBillUnavailable(
+            _("A gift on the phone bill needs an active Kindwave line, and you have none."),
+            "no_line",
+        )
+    currency = currencies[0] if project is None else project.currency
+    if currency not in currencies:
+        raise PhoneBillUnavailable(
+            _(
+                "This project raises money in %(currency)s and your phone bill is in "
+                "%(line_currencies)s, so a gift to it cannot go on your phone bill."
+            )
+            % {"currency": currency, "line_currencies": ", ".join(currencies)},
+            "currency",
+        )
+    terms = carrier.limit_for(user)
+    if not terms.enabled:
+        raise PhoneBillUnavailable(
+            _("You have switched off charges to your phone bill; switch them on first."),
+            "switched_off",
+        )
+    at = at or timezone.now()
+    spent = carrier.spent_in_month(user, carrier.month_of(at), currency, at=at)
+    return PhoneBillTerms(
+        currency=currency,
+        left_minor=max(terms.monthly_limit_minor - spent, 0),
+        max_minor=max_donation_minor(),
+    )
 
 
 @dataclass(frozen=True)
@@ -133,10 +222,7 @@ def _check(
                 % {"title": project.title, "currency": project.currency}
             )
         if not is_open(project):
-            raise DonationError(
-                _("The project %(title)s ended on %(deadline)s.")
-                % {"title": project.title, "deadline": project.deadline}
-            )
+            raise DonationError(ended_message(project))
     declaration = None
     if gift_aid is not None:
         try:
@@ -198,12 +284,6 @@ def _new_donation(user: User, gift: _Gift, **method_fields: object) -> Donation:
     )
 
 
-def _key_reused(key: str) -> DonationError:
-    return DonationError(
-        _("The key %(key)s was already used for a different donation.") % {"key": key}
-    )
-
-
 # --- Phone bill --------------------------------------------------------------------------
 
 
@@ -229,7 +309,10 @@ def donate_by_phone_bill(
     billing refusal (no active line, switched off, over the monthly limit).
 
     Idempotent on ``(user, client_key)``: the same key and request return the same
-    donation; another request under the key is refused. Atomic."""
+    donation, whatever its state now; another request under the key is refused
+    (:class:`DonationKeyReused`, whose message names no key). The refusals that hold
+    whatever the amount come first, in :func:`phone_bill_terms`'s words
+    (:class:`PhoneBillUnavailable`). Atomic."""
     gift = _check(
         cause=cause,
         project=project,
@@ -238,11 +321,18 @@ def donate_by_phone_bill(
         gift_aid=gift_aid,
         via_status=via_status,
     )
+    key = f"donation:{client_key}"
     with transaction.atomic():
+        existing = _phone_bill_donation_under(user, key)
+        if existing is not None:
+            if _same_request(existing, gift):
+                return existing
+            raise DonationKeyReused(client_key)
+        phone_bill_terms(user, cause=cause, project=project)
         try:
             charge = carrier.reserve_charge(
                 user,
-                client_key=f"donation:{client_key}",
+                client_key=key,
                 amount_minor=amount_minor,
                 currency=currency,
                 kind=CarrierCharge.Kind.DONATION,
@@ -250,12 +340,14 @@ def donate_by_phone_bill(
                 cause=cause,
             )
         except carrier.CarrierBillingError as error:
+            if _phone_bill_donation_under(user, key) is not None:  # sent twice at once
+                raise DonationKeyReused(client_key) from None
             raise DonationError(str(error)) from None
         existing = Donation.objects.filter(carrier_charge=charge).first()
         if existing is not None:
             if existing.donor_id == user.pk and _same_request(existing, gift):
                 return existing
-            raise _key_reused(client_key)
+            raise DonationKeyReused(client_key)
         return _new_donation(
             user,
             gift,
@@ -263,6 +355,13 @@ def donate_by_phone_bill(
             method=Donation.Method.PHONE_BILL,
             carrier_charge=charge,
         )
+
+
+def _phone_bill_donation_under(user: User, key: str) -> Donation | None:
+    """``user``'s phone-bill donation whose carrier charge was reserved under ``key``."""
+    return Donation.objects.filter(
+        donor=user, method=Donation.Method.PHONE_BILL, carrier_charge__client_key=key
+    ).first()
 
 
 def _own_donation(user: User, reference: uuid.UUID | str) -> Donation:
@@ -283,14 +382,50 @@ def _own_donation(user: User, reference: uuid.UUID | str) -> Donation:
 
 def _already(donation: Donation) -> DonationError:
     messages: dict[str, str] = {
-        Donation.State.COMPLETED: _("The donation %(reference)s is already confirmed."),
-        Donation.State.FAILED: _("The donation %(reference)s failed; nothing was charged."),
-        Donation.State.CANCELLED: _("The donation %(reference)s was cancelled."),
+        Donation.State.COMPLETED: _("This donation is already confirmed."),
+        Donation.State.FAILED: _("This donation failed; nothing was charged."),
+        Donation.State.CANCELLED: _("This donation was cancelled; nothing was charged."),
     }
-    return DonationError(
-        messages.get(donation.state, _("The donation %(reference)s cannot be confirmed."))
-        % {"reference": donation.reference}
-    )
+    return DonationError(messages.get(donation.state, _("This donation cannot be confirmed.")))
+
+
+def reservation_minutes() -> int:
+    """How many minutes a gift on the phone bill waits for its confirmation (carrier
+    billing's ``CARRIER_RESERVATION_MINUTES``)."""
+    return int(carrier.reservation_lifetime().total_seconds() // 60)
+
+
+def confirm_by(donation: Donation) -> datetime | None:
+    """When the pending phone-bill ``donation`` can no longer be confirmed (None for any
+    other donation)."""
+    charge = donation.carrier_charge
+    if donation.state != Donation.State.PENDING or charge is None:
+        return None
+    return charge.reserved_at + carrier.reservation_lifetime()
+
+
+def _refused_confirmation(charge: CarrierCharge, fallback: str) -> str:
+    """Why carrier billing refused to confirm ``charge``, in the donor's terms (the
+    carrier's own message names the charge's reference)."""
+    if charge.state == CarrierCharge.State.EXPIRED:
+        return ngettext(
+            "This donation was not confirmed within %(minutes)s minute, so it lapsed and "
+            "nothing was charged. Please start again.",
+            "This donation was not confirmed within %(minutes)s minutes, so it lapsed and "
+            "nothing was charged. Please start again.",
+            reservation_minutes(),
+        ) % {"minutes": reservation_minutes()}
+    if charge.state == CarrierCharge.State.CANCELLED:
+        if charge.line.state != LineState.ACTIVE:
+            return _(
+                "This donation cannot be confirmed: the line it was to be charged to is no "
+                "longer active. It was cancelled and nothing was charged."
+            )
+        return _(
+            "This donation cannot be confirmed: you have switched off charges to your phone "
+            "bill. It was cancelled and nothing was charged."
+        )
+    return fallback
 
 
 def _complete(donation: Donation) -> None:
@@ -323,8 +458,8 @@ def confirm_phone_bill_donation(user: User, reference: uuid.UUID | str) -> Donat
         try:
             carrier.confirm_charge(user, donation.carrier_charge.reference)
         except carrier.CarrierBillingError as error:
-            refusal = str(error)
-            charge = CarrierCharge.objects.get(pk=donation.carrier_charge.pk)
+            charge = CarrierCharge.objects.select_related("line").get(pk=donation.carrier_charge.pk)
+            refusal = _refused_confirmation(charge, str(error))
             if charge.state != CarrierCharge.State.RESERVED:
                 donation.state = Donation.State.CANCELLED
                 donation.save(update_fields=["state"])
@@ -363,7 +498,7 @@ def _start_card_donation(user: User, gift: _Gift, idempotency_key: str) -> Donat
         except IntegrityError:  # the same key at the same instant: a double click
             existing = Donation.objects.get(donor=user, client_key=idempotency_key)
     if existing.method != Donation.Method.CARD or not _same_request(existing, gift):
-        raise _key_reused(idempotency_key)
+        raise DonationKeyReused(idempotency_key)
     return existing
 
 

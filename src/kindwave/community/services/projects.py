@@ -17,16 +17,25 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from kindwave.causes.models import Cause
 from kindwave.community.models import Account, Project, ProjectFollow, Volunteer
+from kindwave.lib.money import format_money
 from kindwave.lines.models import Market
 
 #: The currencies a cause's ledger account can hold (those Kindwave operates in).
 CURRENCIES = frozenset(Market.CURRENCIES.values())
+
+
+#: The most volunteers a project can ask for: more than any one project gathers, and well
+#: within every database's integer column.
+MAX_VOLUNTEERS_GOAL = 100_000
+
+#: A money goal is at most this many of the largest single donations (see max_goal_minor).
+GIFTS_PER_GOAL = 1_000
 
 
 class ProjectError(Exception):
@@ -61,7 +70,28 @@ def is_open(project: Project, on: date | None = None) -> bool:
     return project.deadline is None or (on or today()) <= project.deadline
 
 
-def _check_goal(value: int | None, what: str) -> None:
+def ended_message(project: Project) -> str:
+    """What to tell someone who wants to give or volunteer after ``project``'s deadline, the
+    date written the way the active language writes dates (never ISO)."""
+    assert project.deadline is not None  # an ended project has a deadline  # noqa: S101
+    return _("The project %(title)s ended on %(deadline)s.") % {
+        "title": project.title,
+        "deadline": formats.date_format(project.deadline, "DATE_FORMAT"),
+    }
+
+
+def max_goal_minor() -> int:
+    """The largest money goal, in minor units of any currency: what
+    :data:`GIFTS_PER_GOAL` of the largest single donations make (10,000,000.00 by
+    default). A goal beyond it could never be met on these pages, and would only make the
+    progress bar meaningless."""
+    # donations imports this module (is_open, CURRENCIES): its maximum is read at call time.
+    from kindwave.community.services.donations import max_donation_minor
+
+    return GIFTS_PER_GOAL * max_donation_minor()
+
+
+def _check_goal(value: int | None, what: str, maximum: int, shown_maximum: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -69,6 +99,26 @@ def _check_goal(value: int | None, what: str) -> None:
             _("The %(what)s must be a positive whole number, not %(value)r.")
             % {"what": what, "value": value}
         )
+    if value > maximum:
+        raise ProjectError(
+            _("The %(what)s can be at most %(maximum)s.") % {"what": what, "maximum": shown_maximum}
+        )
+
+
+def check_money_goal(goal_minor: int | None, currency: str) -> None:
+    """Refuse (``ProjectError``) a money goal that is not a positive whole number of minor
+    units of ``currency`` or is over :func:`max_goal_minor`; ``None`` (no money goal) is
+    fine."""
+    limit = max_goal_minor()
+    shown = format_money(limit, currency, translation.get_language() or "en")
+    _check_goal(goal_minor, _("money goal"), limit, shown)
+
+
+def check_volunteers_goal(volunteers_goal: int | None) -> None:
+    """Refuse (``ProjectError``) a volunteers goal that is not a whole number from 1 to
+    :data:`MAX_VOLUNTEERS_GOAL`; ``None`` (no volunteers wanted) is fine."""
+    shown = formats.number_format(MAX_VOLUNTEERS_GOAL, force_grouping=True)
+    _check_goal(volunteers_goal, _("number of volunteers wanted"), MAX_VOLUNTEERS_GOAL, shown)
 
 
 def _unique_slug(title: str) -> str:
@@ -96,8 +146,9 @@ def create_project(
 
     The owner is the cause's own community account or any person's. Refused
     (``ProjectError``, nothing written): no goal at all, a zero or negative goal, a
-    deadline already past, a currency the cause's ledger cannot hold (GBP, EUR, USD), a
-    cause not verified (it could not receive donations), an owner that is another
+    money goal over :func:`max_goal_minor`, more than :data:`MAX_VOLUNTEERS_GOAL`
+    volunteers wanted, a deadline already past, a currency the cause's ledger cannot hold
+    (GBP, EUR, USD), a cause not verified (it could not receive donations), an owner that is another
     cause's account, an empty or over-long title or description. The slug is derived from
     the title (a number added when taken). Atomic."""
     title, description, place = title.strip(), description.strip(), place.strip()
@@ -122,8 +173,8 @@ def create_project(
         )
     if goal_minor is None and volunteers_goal is None:
         raise ProjectError(_("A project needs a goal: an amount to raise, volunteers, or both."))
-    _check_goal(goal_minor, _("money goal"))
-    _check_goal(volunteers_goal, _("number of volunteers wanted"))
+    check_money_goal(goal_minor, currency)
+    check_volunteers_goal(volunteers_goal)
     if deadline is not None and deadline < today():
         raise ProjectError(
             _("The deadline %(deadline)s has already passed.") % {"deadline": deadline}
@@ -151,10 +202,7 @@ def create_project(
 def _locked_open(project: Project, *, must_be_open: bool) -> Project:
     locked = Project.objects.select_for_update().get(pk=project.pk)
     if must_be_open and not is_open(locked):
-        raise ProjectError(
-            _("The project %(title)s ended on %(deadline)s.")
-            % {"title": locked.title, "deadline": locked.deadline}
-        )
+        raise ProjectError(ended_message(locked))
     return locked
 
 

@@ -19,7 +19,6 @@ from kindwave.causes.models import Cause
 from kindwave.community import selectors
 from kindwave.community.models import Account, Donation, Project, ProjectFollow, Status, Volunteer
 from kindwave.community.services.projects import today
-from kindwave.lines.models import Market
 
 #: How many of a project's updates its page shows.
 UPDATES_SHOWN = 20
@@ -97,11 +96,6 @@ def causes_run_by(user: User) -> QuerySet[Cause]:
         )
         .order_by("name")
     )
-
-
-def cause_currency(cause: Cause) -> str:
-    """The currency a gift to ``cause`` itself is made in: its country's."""
-    return Market.CURRENCIES.get(cause.country, "GBP")
 
 
 def get_donation_for(user: User, reference: uuid.UUID) -> Donation:

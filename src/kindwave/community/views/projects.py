@@ -18,36 +18,44 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kindwave.accounts.models import User
-from kindwave.billing.services import carrier
 from kindwave.causes import selectors as cause_selectors
 from kindwave.causes.models import Cause
 from kindwave.community.models import Account, Donation, Project
 from kindwave.community.project_forms import AS_MYSELF, PhoneBillDonationForm, ProjectForm
 from kindwave.community.services import projects as project_services
-from kindwave.community.services import web_projects
+from kindwave.community.services import timelines, web_projects
 from kindwave.community.services.accounts import ensure_account, ensure_cause_account
 from kindwave.community.services.donations import (
     DonationError,
+    DonationKeyReused,
+    PhoneBillTerms,
+    PhoneBillUnavailable,
+    confirm_by,
     confirm_phone_bill_donation,
     donate_by_phone_bill,
-    max_donation_minor,
+    phone_bill_terms,
+    reservation_minutes,
 )
+from kindwave.lib.htmx import is_htmx, login_required
 from kindwave.lib.money import format_money
 
 PER_PAGE = 20
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _money(amount_minor: int, currency: str) -> str:
@@ -138,6 +146,9 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = web_projects.account_of(_user(request) if request.user.is_authenticated else None)
     context = _project_context(request, project)
     context["updates"] = web_projects.project_updates(viewer, project)
+    # The project's owner and its cause's account post its updates (from the home page's
+    # compose box, with the project preselected).
+    context["speaks_for"] = viewer is not None and timelines.speaks_for(viewer, project)
     return render(request, "community/projects/detail.html", context)
 
 
@@ -145,10 +156,16 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 ProjectAction = Callable[[Account, Project], bool]
 
 
-def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpResponse]:
+def _project_action(
+    action: ProjectAction, group: str, done: StrOrPromise
+) -> Callable[[HttpRequest, str], HttpResponse]:
     """A POST view running ``action`` for the signed-in person on the project, then showing
-    the buttons again (HTMX) or the project page (a plain form); a refusal (after the
-    deadline) is said next to the buttons."""
+    the buttons again (HTMX) or the project page (a plain form), with ``done`` said in a
+    status message; a refusal (after the deadline) is said next to the buttons instead.
+
+    ``group`` names the pair of buttons the action belongs to (``follow`` for follow and
+    unfollow): the buttons HTMX puts back carry it as ``data-focus``, and
+    ``projects.js`` moves keyboard focus to the button that replaced the one pressed."""
 
     @login_required
     @require_POST
@@ -159,43 +176,84 @@ def _project_action(action: ProjectAction) -> Callable[[HttpRequest, str], HttpR
             action(ensure_account(_user(request)), project)
         except project_services.ProjectError as refusal:
             error = str(refusal)
-        if request.headers.get("HX-Request"):
+        if is_htmx(request):
             context = _project_context(request, project)
-            context["error"] = error
+            context |= {"error": error, "focus": group, "done": "" if error else done}
             return render(request, "community/projects/_actions.html", context)
         if error:
             messages.error(request, error)
+        else:
+            messages.success(request, done)
         return redirect("community:project", slug=project.slug)
 
     return view
 
 
-project_follow = _project_action(project_services.follow_project)
-project_unfollow = _project_action(project_services.unfollow_project)
-project_volunteer = _project_action(project_services.join_as_volunteer)
-project_leave = _project_action(project_services.leave)
+project_follow = _project_action(
+    project_services.follow_project, "follow", gettext_lazy("You follow this project.")
+)
+project_unfollow = _project_action(
+    project_services.unfollow_project,
+    "follow",
+    gettext_lazy("You no longer follow this project."),
+)
+project_volunteer = _project_action(
+    project_services.join_as_volunteer,
+    "volunteer",
+    gettext_lazy("You volunteer for this project. Thank you!"),
+)
+project_leave = _project_action(
+    project_services.leave, "volunteer", gettext_lazy("You no longer volunteer for this project.")
+)
 
 
-def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
-    """The donation form for ``cause`` (and ``project``): on a valid POST the gift is
-    reserved on the phone bill and the donor sent to its confirmation page."""
-    user = _user(request)
-    currency = project.currency if project is not None else web_projects.cause_currency(cause)
-    gift_aid_offered = cause.country == Cause.Country.GB and currency == "GBP"
-    terms = carrier.limit_for(user)
-    spent = carrier.spent_in_month(user, carrier.month_of(timezone.now()), currency)
-    left = _money(max(terms.monthly_limit_minor - spent, 0), currency)
-    form = PhoneBillDonationForm(
-        request.POST or None,
+def _donation_form(
+    data: QueryDict | None, cause: Cause, terms: PhoneBillTerms
+) -> PhoneBillDonationForm:
+    currency = terms.currency
+    return PhoneBillDonationForm(
+        data,
         cause=cause,
         currency=currency,
-        gift_aid_offered=gift_aid_offered,
+        gift_aid_offered=cause.country == Cause.Country.GB and currency == "GBP",
         amount_help=_(
             "In %(currency)s, for example 5 or 5.50. At most %(maximum)s; your phone bill "
             "can take %(left)s more this month."
         )
-        % {"currency": currency, "maximum": _money(max_donation_minor(), currency), "left": left},
+        % {
+            "currency": currency,
+            "maximum": _money(terms.max_minor, currency),
+            "left": _money(terms.left_minor, currency),
+        },
     )
+
+
+def _with_a_new_key(
+    request: HttpRequest, cause: Cause, terms: PhoneBillTerms, message: str
+) -> PhoneBillDonationForm:
+    """The form as it was sent, under a new client key (the old one stands for another
+    gift now), with ``message`` above it: sending it again is a new, separate request."""
+    data = request.POST.copy()
+    data["client_key"] = uuid.uuid4().hex
+    form = _donation_form(data, cause, terms)
+    form.is_valid()
+    form.add_error(None, message)
+    return form
+
+
+def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> HttpResponse:
+    """The donation form for ``cause`` (and ``project``): on a valid POST the gift is
+    reserved on the phone bill and the donor sent to its confirmation page. When no gift
+    on the phone bill can be made (the project ended, no active line, a project in another
+    currency than the donor's line, charges switched off) the page says why instead."""
+    user = _user(request)
+    context: dict[str, object] = {"cause": cause, "project": project}
+    try:
+        terms = phone_bill_terms(user, cause=cause, project=project)
+    except PhoneBillUnavailable as unavailable:
+        context |= {"unavailable": str(unavailable), "reason": unavailable.reason}
+        return render(request, "community/projects/donate.html", context)
+    form = _donation_form(request.POST or None, cause, terms)
     if request.method == "POST" and form.is_valid():
         try:
             donation = donate_by_phone_bill(
@@ -203,33 +261,39 @@ def _donate(request: HttpRequest, cause: Cause, project: Project | None) -> Http
                 cause=cause,
                 project=project,
                 amount_minor=form.cleaned_data["amount"],
-                currency=currency,
+                currency=terms.currency,
                 client_key=form.cleaned_data["client_key"],
                 gift_aid=form.cleaned_data["declaration_checked"],
             )
+        except DonationKeyReused as reused:
+            form = _with_a_new_key(request, cause, terms, str(reused))
         except DonationError as error:
             form.add_error("amount", str(error))
             form.describe()
         else:
-            return redirect("community:donation", reference=donation.reference)
-    return render(
-        request,
-        "community/projects/donate.html",
-        {
-            "form": form,
-            "cause": cause,
-            "project": project,
-            "currency": currency,
-            "carrier_on": terms.enabled,
-            "statement": _(
-                "I want to Gift Aid my donation to %(charity)s. I am a UK taxpayer and "
-                "understand that if I pay less Income Tax and/or Capital Gains Tax than the "
-                "amount of Gift Aid claimed on all my donations in that tax year it is my "
-                "responsibility to pay any difference."
+            if donation.state in (Donation.State.PENDING, Donation.State.COMPLETED):
+                return redirect("community:donation", reference=donation.reference)
+            form = _with_a_new_key(
+                request,
+                cause,
+                terms,
+                _(
+                    "The gift sent earlier with this form was not confirmed in time, so it "
+                    "was cancelled and nothing was charged. Send the form again to give."
+                ),
             )
-            % {"charity": cause.name},
-        },
-    )
+    context |= {
+        "form": form,
+        "currency": terms.currency,
+        "statement": _(
+            "I want to Gift Aid my donation to %(charity)s. I am a UK taxpayer and "
+            "understand that if I pay less Income Tax and/or Capital Gains Tax than the "
+            "amount of Gift Aid claimed on all my donations in that tax year it is my "
+            "responsibility to pay any difference."
+        )
+        % {"charity": cause.name},
+    }
+    return render(request, "community/projects/donate.html", context)
 
 
 @login_required
@@ -249,16 +313,22 @@ def cause_donate(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def donation_detail(request: HttpRequest, reference: uuid.UUID) -> HttpResponse:
     """``donations/<reference>/``: the one confirmation while pending, the receipt once
-    completed (someone else's is a 404, like a missing one)."""
+    completed (someone else's is a 404, like a missing one). A pending gift whose
+    reservation lapsed shows as expired, with no button to confirm it (carrier billing
+    voids it when next touched; a GET writes nothing)."""
     donation = web_projects.get_donation_for(_user(request), reference)
+    deadline = confirm_by(donation)
+    expired = deadline is not None and timezone.now() >= deadline
     response = render(
         request,
         "community/projects/donation.html",
         {
             "donation": donation,
             "amount": _money(donation.amount_minor, donation.currency),
-            "pending": donation.state == Donation.State.PENDING
-            and donation.carrier_charge is not None,
+            "pending": deadline is not None and not expired,
+            "expired": expired,
+            "confirm_by": deadline,
+            "minutes": reservation_minutes(),
             "completed": donation.state == Donation.State.COMPLETED,
             "line": donation.carrier_charge.line if donation.carrier_charge else None,
         },
