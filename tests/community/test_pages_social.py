@@ -7,6 +7,7 @@ alice's followers-only or mentioned-only posts, and gets the same 404 as for a m
 
 from __future__ import annotations
 
+import html as htmllib
 import io
 import re
 from collections.abc import Callable
@@ -772,3 +773,62 @@ class TestLanguages:
         page = html(client.get("/community/", HTTP_ACCEPT_LANGUAGE="fr"))
 
         assert '<html lang="fr">' in page
+
+
+def form_defaults(page: str) -> dict[str, str]:
+    """What a browser would send from the page's compose box, left as it came."""
+    found = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    found["visibility"] = re.search(r'<option value="(\w+)" selected', page).group(1)
+    found["text"] = htmllib.unescape(re.search(r"<textarea[^>]*>([^<]*)</textarea>", page).group(1))
+    return found
+
+
+class TestReplyDefaults:
+    def test_a_reply_to_a_direct_post_stays_direct(
+        self,
+        as_bob: Client,
+        as_charlie: Client,
+        client: Client,
+        alice_account,
+        bob_account,
+        charlie_account,
+    ):
+        secret = posts.post(
+            alice_account, "@bob my new address is 12 Rose St", visibility=Visibility.DIRECT
+        )
+        page_url = f"/community/@alice/{secret.pk}"
+        defaults = form_defaults(html(as_bob.get(page_url)))
+        assert defaults["visibility"] == Visibility.DIRECT
+        assert defaults["text"] == "@alice "
+
+        defaults["text"] += "12 Rose St noted"
+        as_bob.post(reverse("community:compose"), defaults)
+
+        reply = Status.objects.get(in_reply_to=secret)
+        assert reply.visibility == Visibility.DIRECT
+        assert list(reply.mentions.all()) == [alice_account]
+        for outsider in (as_charlie, client):
+            for url in ("/community/public/", "/community/@bob", page_url):
+                assert "Rose St noted" not in html(outsider.get(url))
+
+    @pytest.mark.parametrize(
+        "visibility", [Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE]
+    )
+    def test_the_parents_visibility_is_the_default(
+        self, as_bob: Client, alice_account, bob_account, visibility: str
+    ):
+        follows.follow(bob_account, alice_account)
+        parent = posts.post(alice_account, "Who is coming?", visibility=visibility)
+
+        defaults = form_defaults(html(as_bob.get(f"/community/@alice/{parent.pk}")))
+
+        assert defaults["visibility"] == visibility
+
+    def test_everyone_mentioned_is_mentioned_again_but_not_oneself(
+        self, as_bob: Client, alice_account, bob_account, charlie_account
+    ):
+        parent = posts.post(alice_account, "@bob @charlie meet at noon", visibility="direct")
+
+        defaults = form_defaults(html(as_bob.get(f"/community/@alice/{parent.pk}")))
+
+        assert defaults["text"] == "@alice @charlie "

@@ -27,7 +27,7 @@ from django.views.decorators.vary import vary_on_headers
 from kindwave.accounts.models import User
 from kindwave.community import selectors
 from kindwave.community.forms import ComposeForm, ReportForm, ResolveReportForm
-from kindwave.community.models import Account, Status
+from kindwave.community.models import Account, Status, Visibility
 from kindwave.community.services import follows, moderation, posts, search, web_social
 from kindwave.community.services.accounts import ensure_account
 from kindwave.community.services.errors import CommunityError
@@ -147,6 +147,25 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     return _timeline(request, "community/social/profile.html", context, items)
 
 
+#: Visibilities from the widest audience to the narrowest.
+_AUDIENCE = [Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE, Visibility.DIRECT]
+
+
+def _reply_visibility(parent: str) -> str:
+    """A reply's default visibility: the parent's, never wider than public (a reply to a
+    mentioned-only post stays mentioned-only unless its author chooses otherwise)."""
+    return parent if parent in _AUDIENCE else Visibility.PUBLIC
+
+
+def _reply_mentions(viewer: Account, parent: Status) -> str:
+    """The reply box's opening ``@``s: the parent's author and everyone it mentions, but
+    not the viewer (as Mastodon does), so that a mentioned-only reply reaches them all."""
+    names = [parent.account.username, *(account.username for account in parent.mentions.all())]
+    ours = viewer.username.lower()
+    kept = dict.fromkeys(name for name in names if name.lower() != ours)
+    return "".join(f"@{name} " for name in kept)
+
+
 @require_safe
 def status_detail(request: HttpRequest, username: str, status_id: int) -> HttpResponse:
     """``/community/@<username>/<id>``: a post in its thread, with a reply box."""
@@ -158,8 +177,13 @@ def status_detail(request: HttpRequest, username: str, status_id: int) -> HttpRe
     form = None
     if viewer is not None:
         original = status.reblog_of or status
-        mention = "" if original.account_id == viewer.pk else f"@{original.account.username} "
-        form = ComposeForm(initial={"in_reply_to": original.pk, "text": mention})
+        form = ComposeForm(
+            initial={
+                "in_reply_to": original.pk,
+                "text": _reply_mentions(viewer, original),
+                "visibility": _reply_visibility(original.visibility),
+            }
+        )
     return render(
         request,
         "community/social/status.html",
