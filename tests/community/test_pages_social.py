@@ -11,6 +11,7 @@ import html as htmllib
 import io
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -234,6 +235,8 @@ class TestCompose:
         assert response["HX-Retarget"] == "#compose"
         assert response["HX-Reswap"] == "outerHTML"
         assert "A post needs some text or an image." in html(response)
+        # The corrected post is sent by HTMX again, not as a whole page.
+        assert 'hx-post="/community/compose/"' in html(response)
 
     def test_a_reply_to_a_hidden_post_reads_like_one_to_a_missing_post(
         self, as_charlie: Client, alice_account
@@ -832,3 +835,33 @@ class TestReplyDefaults:
         defaults = form_defaults(html(as_bob.get(f"/community/@alice/{parent.pk}")))
 
         assert defaults["text"] == "@alice @charlie "
+
+
+class TestExpiredSession:
+    def test_htmx_is_told_to_go_to_the_login_page(self, client: Client, alice_account):
+        status = posts.post(alice_account, "Hello", visibility=Visibility.PUBLIC)
+        page = f"/community/@alice/{status.pk}"
+
+        response = client.post(
+            reverse("community:favourite", args=[status.pk]),
+            {"card": str(status.pk)},
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+            **HTMX,
+        )
+
+        assert response.status_code == 200
+        assert response.content == b""
+        assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={quote(page)}"
+        assert not Favourite.objects.exists()
+
+    def test_a_plain_action_comes_back_to_its_page_after_login(self, client: Client, alice_account):
+        status = posts.post(alice_account, "Hello", visibility=Visibility.PUBLIC)
+
+        response = client.post(
+            reverse("community:favourite", args=[status.pk]),
+            {"card": str(status.pk)},
+            HTTP_REFERER="http://testserver/community/public/",
+        )
+
+        assert response.status_code == 302
+        assert response["Location"] == f"{reverse('accounts:login')}?next=/community/public/"

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -31,6 +30,7 @@ from kindwave.community.models import Account, Status, Visibility
 from kindwave.community.services import follows, moderation, posts, search, web_social
 from kindwave.community.services.accounts import ensure_account
 from kindwave.community.services.errors import CommunityError
+from kindwave.lib.htmx import login_required
 
 #: Posts (or notifications) on one page of a timeline.
 PAGE_SIZE = 20
@@ -230,7 +230,8 @@ def compose(request: HttpRequest) -> HttpResponse:
             return _back(request, _status_url(status))
     context = {"form": form, "viewer": viewer, "next": request.POST.get("next", "")}
     if _is_htmx(request):
-        response = render(request, "community/social/_compose.html", context)
+        # The box stays HTMX-enhanced, so that the corrected post is sent by HTMX again.
+        response = render(request, "community/social/_compose.html", {**context, "inline": True})
         response["HX-Retarget"] = "#compose"
         response["HX-Reswap"] = "outerHTML"
         return response
