@@ -173,6 +173,25 @@ class TestCompose:
         assert message in errors.group(0)
         assert not Status.objects.exists()
 
+    def test_windows_line_ends_count_as_the_browsers_counter_counts(
+        self, as_alice: Client, alice_account
+    ):
+        text = "\r\n".join(["a" * 49] * 10)  # the counter showed 1 character left
+
+        response = as_alice.post(reverse("community:compose"), compose_data(text))
+
+        assert response.status_code == 302
+        assert Status.objects.get().text == "\n".join(["a" * 49] * 10)
+
+    def test_the_counter_without_javascript_shows_what_is_left(self, as_alice: Client):
+        page = html(
+            as_alice.post(reverse("community:compose"), compose_data("\U0001f1eb\U0001f1f7" * 510))
+        )
+
+        assert re.search(r"<span data-compose-remaining>10</span>", page)
+        assert "characters too many" in page
+        assert "A post is at most 500 characters; this one has 510." in page
+
     def test_a_url_counts_23_characters(self, as_alice: Client, alice_account):
         # 476 letters, a space and a 60-character link counting 23: 500, accepted.
         text = "a" * 476 + " https://example.org/" + "p" * 40

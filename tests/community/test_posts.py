@@ -147,6 +147,18 @@ class TestPost:
         assert not Notification.objects.filter(account=bob_account).exists()
 
 
+class TestLineEnds:
+    def test_a_post_of_499_with_windows_line_ends_is_stored_with_newlines(
+        self, alice_account: Account
+    ) -> None:
+        text = "\r\n".join(["a" * 49] * 10)  # 499 characters in the browser's counter
+
+        status = posts.post(alice_account, text, visibility=Visibility.PUBLIC, spoiler_text="")
+
+        assert status.text == text.replace("\r\n", "\n")
+        assert "\r" not in status.content_html
+
+
 class TestDelete:
     def test_tombstone_leaves_timelines_and_erases_text(
         self, alice_account: Account, bob_account: Account

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kindwave.community.models import MAX_STATUS_CHARS, Visibility
 from kindwave.community.services import media, moderation, posts
+from kindwave.community.services import text as post_text
 
 
 class ComposeForm(forms.Form):
@@ -46,6 +47,23 @@ class ComposeForm(forms.Form):
     )
 
     max_chars = MAX_STATUS_CHARS
+
+    def clean_text(self) -> str:
+        # A browser sends line ends as ``\r\n``; its counter saw ``\n``.
+        return post_text.normalise_newlines(self.cleaned_data["text"])
+
+    def clean_spoiler_text(self) -> str:
+        return post_text.normalise_newlines(self.cleaned_data["spoiler_text"])
+
+    def remaining(self) -> int:
+        """The characters left (negative: too many) for what the box holds, as the page's
+        counter shows it without JavaScript."""
+        content = self["text"].value() or ""
+        spoiler = self["spoiler_text"].value() or ""
+        return self.max_chars - post_text.status_length(str(content), str(spoiler))
+
+    def remaining_shown(self) -> int:
+        return abs(self.remaining())
 
 
 class ReportForm(forms.Form):

@@ -26,7 +26,7 @@ from kindwave.community.models import (
 )
 from kindwave.community.services import notifications, timelines
 from kindwave.community.services.errors import CommunityError
-from kindwave.community.services.text import render, status_length
+from kindwave.community.services.text import normalise_newlines, render, status_length
 
 MAX_MEDIA = 4
 SPOILER_MAX = Status._meta.get_field("spoiler_text").max_length or 200
@@ -99,6 +99,9 @@ def post(
             return existing
     if visibility not in Visibility.values:
         raise CommunityError(_("Unknown visibility %(value)r.") % {"value": visibility})
+    # Stored and counted with the line ends the author's counter saw.
+    text = normalise_newlines(text)
+    spoiler_text = normalise_newlines(spoiler_text)
     _check_text(text, spoiler_text, media_ids)
     parent = _reply_target(account, in_reply_to)
     media = _media(account, media_ids)
