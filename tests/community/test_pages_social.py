@@ -884,3 +884,17 @@ class TestExpiredSession:
 
         assert response.status_code == 302
         assert response["Location"] == f"{reverse('accounts:login')}?next=/community/public/"
+
+
+class TestPublicCounts:
+    def test_a_visitor_cannot_count_hidden_posts(self, client: Client, alice_account, bob_account):
+        parent = posts.post(alice_account, "Public hello", visibility=Visibility.PUBLIC)
+        posts.post(bob_account, "@alice a secret", visibility=Visibility.DIRECT, in_reply_to=parent)
+        for number in range(3):
+            posts.post(bob_account, f"@alice message {number}", visibility=Visibility.DIRECT)
+
+        thread = html(client.get(f"/community/@alice/{parent.pk}"))
+        profile = html(client.get("/community/@bob"))
+
+        assert re.findall(r'Replies <span class="count">(\d+)', thread) == ["0"]
+        assert re.findall(r"<dt>Posts</dt><dd>(\d+)", profile) == ["0"]

@@ -72,6 +72,17 @@ def _media(account: Account, media_ids: Sequence[int]) -> list[MediaAttachment]:
     return sorted(media, key=lambda item: ids.index(item.pk))
 
 
+# The public counters count only what anyone may know exists (as Mastodon's do): a
+# mentioned-only post does not raise its author's post count, and only public or unlisted
+# replies raise their parent's reply count.
+def _counts_for_profile(status: Status) -> bool:
+    return status.visibility != Visibility.DIRECT
+
+
+def _counts_as_reply(status: Status) -> bool:
+    return status.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
 @transaction.atomic
 def post(
     account: Account,
@@ -139,10 +150,11 @@ def post(
     for item in media:
         item.status = status
         item.save(update_fields=["status"])
-    Account.objects.filter(pk=account.pk).update(
-        statuses_count=F("statuses_count") + 1, last_status_at=status.created_at
-    )
-    if parent is not None:
+    if _counts_for_profile(status):
+        Account.objects.filter(pk=account.pk).update(
+            statuses_count=F("statuses_count") + 1, last_status_at=status.created_at
+        )
+    if parent is not None and _counts_as_reply(status):
         Status.objects.filter(pk=parent.pk).update(replies_count=F("replies_count") + 1)
     timelines.fan_out(status, rendered.mentions)
     # Everyone mentioned may see the post (that is the visibility rule); blocks are
@@ -172,10 +184,11 @@ def _tombstone(status: Status) -> None:
     status.spoiler_text = ""
     status.save(update_fields=["deleted_at", "text", "content_html", "spoiler_text"])
     timelines.withdraw_status(status)
-    Account.objects.filter(pk=status.account_id, statuses_count__gt=0).update(
-        statuses_count=F("statuses_count") - 1
-    )
-    if status.in_reply_to_id is not None:
+    if _counts_for_profile(status):
+        Account.objects.filter(pk=status.account_id, statuses_count__gt=0).update(
+            statuses_count=F("statuses_count") - 1
+        )
+    if status.in_reply_to_id is not None and _counts_as_reply(status):
         Status.objects.filter(pk=status.in_reply_to_id, replies_count__gt=0).update(
             replies_count=F("replies_count") - 1
         )
