@@ -898,3 +898,31 @@ class TestPublicCounts:
 
         assert re.findall(r'Replies <span class="count">(\d+)', thread) == ["0"]
         assert re.findall(r"<dt>Posts</dt><dd>(\d+)", profile) == ["0"]
+
+
+class TestModerationQueueQueries:
+    def test_the_query_count_does_not_grow_with_the_reports(
+        self,
+        staff: User,
+        alice_account,
+        bob_account,
+        charlie_account,
+        django_assert_max_num_queries: Callable,
+    ):
+        as_staff = signed_in(staff)
+
+        def reports(reporter: Account, count: int) -> None:
+            for number in range(count):
+                status = posts.post(bob_account, f"rude {number}", visibility=Visibility.PUBLIC)
+                moderation.report(reporter, bob_account, status_ids=[status.pk], comment="x")
+
+        reports(alice_account, 2)
+        as_staff.get(reverse("community:moderation"))
+        with django_assert_max_num_queries(20) as few:
+            as_staff.get(reverse("community:moderation"))
+        reports(charlie_account, 10)
+
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            page = html(as_staff.get(reverse("community:moderation")))
+
+        assert page.count('class="card report"') == 12
