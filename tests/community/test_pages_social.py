@@ -10,7 +10,10 @@ from __future__ import annotations
 import html as htmllib
 import io
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -18,6 +21,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from PIL import Image
 
+import kindwave
 from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
 from kindwave.community.models import (
@@ -788,7 +792,35 @@ class TestReportsAndModeration:
         assert "No open reports." in html(as_staff.get(reverse("community:moderation")))
 
 
+@pytest.fixture
+def french_catalogue(tmp_path: Path, settings) -> None:
+    """The French translations compiled from the source catalogue (the worktree may have
+    no ``.mo``), so that a test sees what a French reader would."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:  # pragma: no cover - gettext is part of the CI image
+        pytest.skip("GNU gettext's msgfmt is not installed")
+    source = Path(kindwave.__file__).parent / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    target = tmp_path / "fr" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    subprocess.run([msgfmt, "-o", str(target / "django.mo"), str(source)], check=True)
+    settings.LOCALE_PATHS = [str(tmp_path)]
+
+
 class TestLanguages:
+    @pytest.mark.usefixtures("french_catalogue")
+    def test_words_with_two_meanings_are_not_taken_from_billing_or_notifications(
+        self, bob: User, as_bob: Client, alice_account
+    ):
+        User.objects.filter(pk=bob.pk).update(language="fr")
+        posts.post(alice_account, "Bonjour", visibility=Visibility.PUBLIC)
+
+        page = html(as_bob.get("/community/public/"))
+
+        assert '<html lang="fr">' in page
+        assert "Partager" in page  # the French catalogue is in use
+        assert "Nationale" not in page  # "Home" as a roaming zone
+        assert "Ajout aux favoris" not in page  # "Favourite" as a notification's kind
+
     def test_pages_are_served_in_french(self, client: Client, alice_account):
         posts.post(alice_account, "Bonjour", visibility=Visibility.PUBLIC)
 
