@@ -231,7 +231,9 @@ def compose(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "viewer": viewer, "next": request.POST.get("next", "")}
     if _is_htmx(request):
         # The box stays HTMX-enhanced, so that the corrected post is sent by HTMX again.
-        response = render(request, "community/social/_compose.html", {**context, "inline": True})
+        response = render(
+            request, "community/social/_compose.html", {**context, "inline": True, "focus": "error"}
+        )
         response["HX-Retarget"] = "#compose"
         response["HX-Reswap"] = "outerHTML"
         return response

@@ -96,18 +96,51 @@
 
   // After an action swapped a card or a header, put focus back on the button pressed
   // (data-focus names the action; "unfavourite" is the "favourite" toggle).
+  // A refused compose box comes back with data-focus="error": focus goes to the first
+  // field in error (the text, whose description is the error, unless the image is wrong).
   document.addEventListener("htmx:afterSettle", function () {
     var swapped = document.querySelector("[data-focus]");
     if (swapped) {
       var action = swapped.dataset.focus.replace(/^un/, "");
       swapped.removeAttribute("data-focus");
-      var button = swapped.querySelector('[data-action="' + action + '"]');
-      if (button) button.focus();
+      var target = action === "error"
+        ? swapped.querySelector('[aria-invalid="true"]') ||
+          swapped.querySelector("[data-compose-text]")
+        : swapped.querySelector('[data-action="' + action + '"]');
+      if (target) target.focus();
     }
     var published = document.querySelector("#compose .compose-done");
     if (published && (document.activeElement === document.body || !document.activeElement)) {
       var text = document.querySelector("#compose [data-compose-text]");
       if (text) text.focus();
     }
+  });
+
+  function focusable(element) {
+    if (element.matches("article.status")) element.setAttribute("tabindex", "-1");
+    return element;
+  }
+
+  // Deleting a post takes its card away (the answer is empty): focus moves to the next
+  // card, else the one before, else the compose box, and the deletion is announced.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var card = event.detail.target;
+    if (!card || !card.matches || !card.matches("article.status")) return;
+    if (!event.detail.xhr || event.detail.xhr.responseText.trim() !== "") return;
+    var deleted = card.querySelector('[data-action="delete"]');
+    var sibling = function (element, step) {
+      do { element = element[step]; } while (element && !element.matches("article.status"));
+      return element;
+    };
+    var next = sibling(card, "nextElementSibling") || sibling(card, "previousElementSibling") ||
+      document.querySelector("#compose [data-compose-text]") || document.querySelector("h1");
+    setTimeout(function () {
+      if (next && document.body.contains(next)) {
+        if (next.matches("h1")) next.setAttribute("tabindex", "-1");
+        focusable(next).focus();
+      }
+      var live = document.querySelector("[data-community-announce]");
+      if (live && deleted && deleted.dataset.done) live.textContent = deleted.dataset.done;
+    }, 0);
   });
 })();
