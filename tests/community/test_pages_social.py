@@ -526,6 +526,56 @@ class TestPostActions:
         status.refresh_from_db()
         assert status.deleted_at is not None
 
+    def test_without_javascript_delete_asks_on_a_page_first(self, as_alice: Client, alice_account):
+        status = posts.post(alice_account, "Oops", visibility=Visibility.PUBLIC)
+        card = html(as_alice.get("/community/public/"))
+        form = re.search(
+            rf'<form method="get" action="(/community/statuses/{status.pk}/delete)"[^>]*'
+            r'hx-post="([^"]+)"[^>]*hx-confirm="[^"]+">(.*?)</form>',
+            card,
+            re.S,
+        )
+        assert form is not None
+        assert "csrfmiddlewaretoken" not in form.group(3)  # never in a URL
+
+        page = html(
+            as_alice.get(form.group(1), {"card": str(status.pk), "next": "/community/public/"})
+        )
+
+        assert "Delete this post?" in page
+        assert re.search(rf'<form method="post" action="{form.group(1)}">', page)
+        assert "csrfmiddlewaretoken" in page
+        assert 'href="/community/public/">Keep it</a>' in page
+        status.refresh_from_db()
+        assert status.deleted_at is None
+
+        response = as_alice.post(form.group(1), {"next": "/community/public/"})
+
+        assert response["Location"] == "/community/public/"
+        status.refresh_from_db()
+        assert status.deleted_at is not None
+
+    def test_deleting_from_the_posts_own_page_goes_home(self, as_alice: Client, alice_account):
+        status = posts.post(alice_account, "Oops", visibility=Visibility.PUBLIC)
+
+        response = as_alice.post(
+            reverse("community:delete", args=[status.pk]),
+            {"next": f"/community/@alice/{status.pk}"},
+        )
+
+        assert response["Location"] == reverse("community:home")
+
+    @pytest.mark.parametrize("visibility", [Visibility.PUBLIC, Visibility.DIRECT])
+    def test_the_confirmation_page_of_someone_elses_post_is_missing(
+        self, as_bob: Client, as_charlie: Client, alice_account, bob_account, visibility: str
+    ):
+        status = posts.post(alice_account, "@bob not yours", visibility=visibility)
+        url = reverse("community:delete", args=[status.pk])
+
+        assert as_bob.get(url).status_code == 404
+        assert as_charlie.get(url).status_code == 404
+        assert as_bob.get(reverse("community:delete", args=[999999])).status_code == 404
+
     def test_someone_elses_post_cannot_be_deleted(self, as_bob: Client, alice_account):
         status = posts.post(alice_account, "Not yours", visibility=Visibility.PUBLIC)
 

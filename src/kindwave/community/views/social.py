@@ -289,8 +289,34 @@ def status_action(request: HttpRequest, status_id: int, action: str) -> HttpResp
         messages.error(request, error)
     else:
         messages.success(request, STATUS_DONE[action])
-    fallback = reverse("community:home") if action == "delete" else _status_url(status)
-    return _back(request, fallback)
+    if action == "delete":
+        if request.POST.get("next", "").split("?")[0] == _status_url(status):
+            return redirect("community:home")  # the post's own page is gone with it
+        return _back(request, reverse("community:home"))
+    return _back(request, _status_url(status))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def delete(request: HttpRequest, status_id: int) -> HttpResponse:
+    """Delete one's own post. Without JavaScript the card's button asks here first (a GET:
+    a page to confirm, or to go back); HTMX confirms in the browser and posts at once."""
+    if request.method == "POST":
+        return status_action(request, status_id, "delete")
+    viewer = _member(request)
+    status = selectors.get_status_for(viewer, status_id)
+    if status.account_id != viewer.pk or status.reblog_of_id is not None:
+        raise Http404  # someone else's post reads as a missing one
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = _status_url(status)
+    return render(
+        request,
+        "community/social/delete.html",
+        {"status": status, "next": back, "card": _id_param(request.GET.get("card")) or ""},
+    )
 
 
 AccountAction = Callable[[Account, Account], object]
@@ -455,7 +481,9 @@ urlpatterns: list[URLPattern] = [
     *(
         path(f"statuses/<int:status_id>/{action}", status_action, {"action": action}, name=action)
         for action in STATUS_ACTIONS
+        if action != "delete"
     ),
+    path("statuses/<int:status_id>/delete", delete, name="delete"),
     path("@<str:username>", profile, name="profile"),
     path("@<str:username>/report", report, name="report"),
     path("@<str:username>/<int:status_id>", status_detail, name="status"),
