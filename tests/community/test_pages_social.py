@@ -13,11 +13,14 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from PIL import Image
 
@@ -29,13 +32,21 @@ from kindwave.community.models import (
     Favourite,
     Follow,
     MediaAttachment,
+    Project,
     Report,
     Status,
     Visibility,
 )
-from kindwave.community.services import follows, moderation, posts
+from kindwave.community.services import follows, moderation, posts, web_social
+from kindwave.community.services import projects as project_services
 from kindwave.community.services.accounts import ensure_cause_account
 from kindwave.community.views.social import PAGE_SIZE
+from kindwave.lines import services as line_services
+from kindwave.lines.models import Line
+from tests.community.test_projects import create as make_project
+from tests.lines.conftest import active_line, gb, gb_stock, ordered_line
+
+__all__ = ["active_line", "gb", "gb_stock", "ordered_line"]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -1008,3 +1019,124 @@ class TestModerationQueueQueries:
             page = html(as_staff.get(reverse("community:moderation")))
 
         assert page.count('class="card report"') == 12
+
+
+def donate_options(page: str) -> dict[str, str]:
+    """The compose box's donate choices: value → label (the blank one left out)."""
+    select = re.search(r'<select name="donate".*?</select>', page, re.S)
+    assert select is not None
+    return {
+        value: htmllib.unescape(label)
+        for value, label in re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select[0])
+    }
+
+
+class TestDonateButton:
+    @pytest.fixture
+    def wateraid(self, demo_causes: dict[str, Cause]) -> Cause:
+        return demo_causes["wateraid"]
+
+    @pytest.fixture
+    def other_cause(self, demo_causes: dict[str, Cause], wateraid: Cause) -> Cause:
+        return next(c for c in demo_causes.values() if c.is_verified and c.pk != wateraid.pk)
+
+    @pytest.fixture
+    def wells(self, alice_account: Account, wateraid: Cause) -> Project:
+        return make_project(alice_account, wateraid, title="Wells for Tamale")
+
+    def test_a_person_is_offered_their_lines_cause_and_the_projects_they_run_or_follow(
+        self,
+        as_alice: Client,
+        active_line: Line,
+        alice_account,
+        bob_account,
+        charlie_account,
+        wateraid: Cause,
+        other_cause: Cause,
+        wells: Project,
+    ):
+        line_services.choose_cause(active_line, other_cause)
+        followed = make_project(bob_account, wateraid, title="Bob's garden")
+        project_services.follow_project(alice_account, followed)
+        closed = make_project(bob_account, wateraid, title="Closed one")
+        project_services.follow_project(alice_account, closed)
+        Project.objects.filter(pk=closed.pk).update(deadline=date(2020, 1, 1))
+        make_project(charlie_account, wateraid, title="A stranger's")
+
+        options = donate_options(html(as_alice.get("/community/")))
+
+        assert options == {
+            f"cause:{other_cause.slug}": f"Cause: {other_cause.name}",
+            f"project:{followed.slug}": "Project: Bob's garden",
+            f"project:{wells.slug}": "Project: Wells for Tamale",
+        }
+
+    def test_no_choice_no_select(self, as_charlie: Client):
+        assert 'name="donate"' not in html(as_charlie.get("/community/"))
+
+    def test_a_project_update_carries_its_button_and_reaches_the_projects_followers(
+        self, as_alice: Client, as_bob: Client, alice_account, bob_account, wells: Project
+    ):
+        project_services.follow_project(bob_account, wells)
+
+        page = html(as_alice.get("/community/", {"donate_project": wells.slug}))
+        assert re.search(rf'<option value="project:{wells.slug}" selected>', page)
+        defaults = form_defaults(page)
+        defaults.update(text="Two wells dug!", donate=f"project:{wells.slug}")
+        as_alice.post(reverse("community:compose"), defaults)
+
+        status = Status.objects.get(text="Two wells dug!")
+        assert (status.donate_project, status.donate_cause) == (wells, wells.cause)
+        bobs_home = html(as_bob.get("/community/"))
+        assert status.pk in card_ids(bobs_home)
+        assert f"Donate to {wells.title}" in bobs_home
+
+    def test_a_button_not_offered_is_refused_and_nothing_written(
+        self, as_bob: Client, bob_account, wells: Project, wateraid: Cause
+    ):
+        for value in (f"project:{wells.slug}", f"cause:{wateraid.slug}", "project:nonexistent"):
+            page = html(
+                as_bob.post(reverse("community:compose"), compose_data("Give!", donate=value))
+            )
+            assert "You cannot add this donate button." in page
+        assert not Status.objects.exists()
+
+    def test_a_causes_account_is_offered_its_cause_and_open_projects(
+        self, alice_account, wateraid: Cause, wells: Project
+    ):
+        cause_account = ensure_cause_account(wateraid)
+
+        targets = web_social.donate_targets(cause_account)
+
+        assert [target.key for target in targets] == [
+            f"cause:{wateraid.slug}",
+            f"project:{wells.slug}",
+        ]
+
+    def test_the_query_count_does_not_grow_with_lines_or_projects(
+        self,
+        alice: User,
+        active_line: Line,
+        gb_stock,
+        alice_account,
+        bob_account,
+        wateraid: Cause,
+        other_cause: Cause,
+    ):
+        line_services.choose_cause(active_line, wateraid)
+        make_project(alice_account, wateraid, title="One")
+        account = Account.objects.get(pk=alice_account.pk)
+        with CaptureQueriesContext(connection) as few:
+            assert len(web_social.donate_targets(account)) == 2
+
+        for number in range(3):
+            line = line_services.order_line(alice, gb_stock, "gb-starter")
+            line_services.choose_cause(line, other_cause)
+            project_services.follow_project(
+                alice_account, make_project(bob_account, wateraid, title=f"Bob's {number}")
+            )
+        account = Account.objects.get(pk=alice_account.pk)
+        with CaptureQueriesContext(connection) as many:
+            assert len(web_social.donate_targets(account)) == 6
+
+        assert len(many) == len(few)

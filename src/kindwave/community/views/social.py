@@ -90,6 +90,11 @@ def _timeline(
     return render(request, template, context)
 
 
+def _compose_form(viewer: Account, *args: Any, **kwargs: Any) -> ComposeForm:
+    """The compose box, offering the donate buttons ``viewer`` may add."""
+    return ComposeForm(*args, donate_targets=web_social.donate_targets(viewer), **kwargs)
+
+
 # --- Timelines --------------------------------------------------------------------------
 
 
@@ -104,7 +109,10 @@ def home(request: HttpRequest) -> HttpResponse:
         items = selectors.public(None, max_id=max_id, limit=PAGE_SIZE)
         return _timeline(request, "community/social/home.html", {"viewer": None}, items)
     items = selectors.home(viewer, max_id=max_id, limit=PAGE_SIZE)
-    context = {"viewer": viewer, "form": ComposeForm()}
+    # ``?donate_project=<slug>`` (a project's "Post an update") preselects its button.
+    project = request.GET.get("donate_project", "")
+    form = _compose_form(viewer, initial={"donate": f"project:{project}"} if project else {})
+    context = {"viewer": viewer, "form": form}
     return _timeline(request, "community/social/home.html", context, items)
 
 
@@ -177,12 +185,13 @@ def status_detail(request: HttpRequest, username: str, status_id: int) -> HttpRe
     form = None
     if viewer is not None:
         original = status.reblog_of or status
-        form = ComposeForm(
+        form = _compose_form(
+            viewer,
             initial={
                 "in_reply_to": original.pk,
                 "text": _reply_mentions(viewer, original),
                 "visibility": _reply_visibility(original.visibility),
-            }
+            },
         )
     return render(
         request,
@@ -200,7 +209,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     """Publish the compose box. With HTMX: the new post's card (the page puts it at the top
     of the timeline) and a fresh compose box; refused, the box with its errors in place."""
     viewer = _member(request)
-    form = ComposeForm(request.POST, request.FILES)
+    form = _compose_form(viewer, request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -213,6 +222,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                 image=data["image"],
                 image_description=data["image_description"],
                 idempotency_key=data["idempotency_key"],
+                donate=data["donate"],
             )
         except web_social.ImageError as error:
             form.add_error("image", error.message)
@@ -224,7 +234,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                 return render(
                     request,
                     "community/social/_composed.html",
-                    {"item": item, "viewer": viewer, "form": ComposeForm()},
+                    {"item": item, "viewer": viewer, "form": _compose_form(viewer)},
                 )
             messages.success(request, _("Your post is published."))
             return _back(request, _status_url(status))
