@@ -103,6 +103,47 @@ def test_an_over_long_post_is_refused_next_to_the_box(
         "A post is at most 500 characters; this one has 501."
     )
     assert not Status.objects.filter(text__startswith="yyy").exists()
+    # focus is on the text, whose description is the error; the box still posts by HTMX
+    text = page.get_by_label("What would you like to share?")
+    expect(text).to_be_focused()
+    expect(text).to_have_attribute("aria-invalid", "true")
+    expect(text).to_have_attribute("aria-describedby", re.compile("compose-text-errors"))
+    _no_reload_marker(page)
+    text.fill("Shorter now")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#timeline article.status").first).to_contain_text("Shorter now")
+    assert _same_document(page)
+    page_problems.assert_none()
+
+
+def test_after_deleting_a_post_focus_moves_to_the_next_one(
+    page: Page,
+    page_problems: PageProblems,
+    community: Cause,
+    alice: User,
+    log_in: Callable[[Page, User], None],
+) -> None:
+    account = ensure_account(alice)
+    older = posts.post(account, "Older post", visibility=Visibility.PUBLIC)
+    newer = posts.post(account, "Newer post", visibility=Visibility.PUBLIC)
+    log_in(page, alice)
+    page.goto("/community/")
+    page.once("dialog", lambda dialog: dialog.accept())
+
+    # when alice deletes her newer post (HTMX asks her to confirm)
+    page.locator(f"#status-{newer.pk}").get_by_role("button", name="Delete").click()
+
+    # then its card is gone, focus is on the next card and the deletion is announced
+    expect(page.locator(f"#status-{newer.pk}")).to_have_count(0)
+    expect(page.locator(f"#status-{older.pk}")).to_be_focused()
+    expect(page.locator("[data-community-announce]")).to_have_text("Your post is deleted.")
+
+    # when she deletes the last one, focus goes to the compose box
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#status-{older.pk}").get_by_role("button", name="Delete").click()
+    expect(page.locator(f"#status-{older.pk}")).to_have_count(0)
+    expect(page.get_by_label("What would you like to share?")).to_be_focused()
+    assert Status.objects.filter(deleted_at__isnull=False).count() == 2
     page_problems.assert_none()
 
 

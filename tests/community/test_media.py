@@ -93,6 +93,16 @@ class TestUpload:
             media_service.upload_media(alice_account, big)
         assert not MediaAttachment.objects.exists()
 
+    @pytest.mark.parametrize("side", [10_000, 20_000])  # past Pillow's warning, its error
+    def test_past_pillows_own_limit_is_too_large_not_a_bad_file(
+        self, alice_account: Account, side: int
+    ) -> None:
+        huge = image_file((side, side), "PNG", "1", exif=False)
+
+        with pytest.raises(CommunityError, match="too large: at most 40 megapixels"):
+            media_service.upload_media(alice_account, huge)
+        assert not MediaAttachment.objects.exists()
+
     def test_describe_only_ones_own(self, alice_account: Account, bob_account: Account) -> None:
         media = media_service.upload_media(alice_account, image_file((50, 50), exif=False))
 

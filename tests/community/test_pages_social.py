@@ -7,15 +7,24 @@ alice's followers-only or mentioned-only posts, and gets the same 404 as for a m
 
 from __future__ import annotations
 
+import html as htmllib
 import io
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from PIL import Image
 
+import kindwave
 from kindwave.accounts.models import User
 from kindwave.causes.models import Cause
 from kindwave.community.models import (
@@ -23,13 +32,21 @@ from kindwave.community.models import (
     Favourite,
     Follow,
     MediaAttachment,
+    Project,
     Report,
     Status,
     Visibility,
 )
-from kindwave.community.services import follows, moderation, posts
+from kindwave.community.services import follows, moderation, posts, web_social
+from kindwave.community.services import projects as project_services
 from kindwave.community.services.accounts import ensure_cause_account
 from kindwave.community.views.social import PAGE_SIZE
+from kindwave.lines import services as line_services
+from kindwave.lines.models import Line
+from tests.community.test_projects import create as make_project
+from tests.lines.conftest import active_line, gb, gb_stock, ordered_line
+
+__all__ = ["active_line", "gb", "gb_stock", "ordered_line"]
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -171,6 +188,25 @@ class TestCompose:
         assert message in errors.group(0)
         assert not Status.objects.exists()
 
+    def test_windows_line_ends_count_as_the_browsers_counter_counts(
+        self, as_alice: Client, alice_account
+    ):
+        text = "\r\n".join(["a" * 49] * 10)  # the counter showed 1 character left
+
+        response = as_alice.post(reverse("community:compose"), compose_data(text))
+
+        assert response.status_code == 302
+        assert Status.objects.get().text == "\n".join(["a" * 49] * 10)
+
+    def test_the_counter_without_javascript_shows_what_is_left(self, as_alice: Client):
+        page = html(
+            as_alice.post(reverse("community:compose"), compose_data("\U0001f1eb\U0001f1f7" * 510))
+        )
+
+        assert re.search(r"<span data-compose-remaining>10</span>", page)
+        assert "characters too many" in page
+        assert "A post is at most 500 characters; this one has 510." in page
+
     def test_a_url_counts_23_characters(self, as_alice: Client, alice_account):
         # 476 letters, a space and a 60-character link counting 23: 500, accepted.
         text = "a" * 476 + " https://example.org/" + "p" * 40
@@ -233,6 +269,8 @@ class TestCompose:
         assert response["HX-Retarget"] == "#compose"
         assert response["HX-Reswap"] == "outerHTML"
         assert "A post needs some text or an image." in html(response)
+        # The corrected post is sent by HTMX again, not as a whole page.
+        assert 'hx-post="/community/compose/"' in html(response)
 
     def test_a_reply_to_a_hidden_post_reads_like_one_to_a_missing_post(
         self, as_charlie: Client, alice_account
@@ -498,6 +536,56 @@ class TestPostActions:
         assert html(response) == ""
         status.refresh_from_db()
         assert status.deleted_at is not None
+
+    def test_without_javascript_delete_asks_on_a_page_first(self, as_alice: Client, alice_account):
+        status = posts.post(alice_account, "Oops", visibility=Visibility.PUBLIC)
+        card = html(as_alice.get("/community/public/"))
+        form = re.search(
+            rf'<form method="get" action="(/community/statuses/{status.pk}/delete)"[^>]*'
+            r'hx-post="([^"]+)"[^>]*hx-confirm="[^"]+">(.*?)</form>',
+            card,
+            re.S,
+        )
+        assert form is not None
+        assert "csrfmiddlewaretoken" not in form.group(3)  # never in a URL
+
+        page = html(
+            as_alice.get(form.group(1), {"card": str(status.pk), "next": "/community/public/"})
+        )
+
+        assert "Delete this post?" in page
+        assert re.search(rf'<form method="post" action="{form.group(1)}">', page)
+        assert "csrfmiddlewaretoken" in page
+        assert 'href="/community/public/">Keep it</a>' in page
+        status.refresh_from_db()
+        assert status.deleted_at is None
+
+        response = as_alice.post(form.group(1), {"next": "/community/public/"})
+
+        assert response["Location"] == "/community/public/"
+        status.refresh_from_db()
+        assert status.deleted_at is not None
+
+    def test_deleting_from_the_posts_own_page_goes_home(self, as_alice: Client, alice_account):
+        status = posts.post(alice_account, "Oops", visibility=Visibility.PUBLIC)
+
+        response = as_alice.post(
+            reverse("community:delete", args=[status.pk]),
+            {"next": f"/community/@alice/{status.pk}"},
+        )
+
+        assert response["Location"] == reverse("community:home")
+
+    @pytest.mark.parametrize("visibility", [Visibility.PUBLIC, Visibility.DIRECT])
+    def test_the_confirmation_page_of_someone_elses_post_is_missing(
+        self, as_bob: Client, as_charlie: Client, alice_account, bob_account, visibility: str
+    ):
+        status = posts.post(alice_account, "@bob not yours", visibility=visibility)
+        url = reverse("community:delete", args=[status.pk])
+
+        assert as_bob.get(url).status_code == 404
+        assert as_charlie.get(url).status_code == 404
+        assert as_bob.get(reverse("community:delete", args=[999999])).status_code == 404
 
     def test_someone_elses_post_cannot_be_deleted(self, as_bob: Client, alice_account):
         status = posts.post(alice_account, "Not yours", visibility=Visibility.PUBLIC)
@@ -765,10 +853,290 @@ class TestReportsAndModeration:
         assert "No open reports." in html(as_staff.get(reverse("community:moderation")))
 
 
+@pytest.fixture
+def french_catalogue(tmp_path: Path, settings) -> None:
+    """The French translations compiled from the source catalogue (the worktree may have
+    no ``.mo``), so that a test sees what a French reader would."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:  # pragma: no cover - gettext is part of the CI image
+        pytest.skip("GNU gettext's msgfmt is not installed")
+    source = Path(kindwave.__file__).parent / "locale" / "fr" / "LC_MESSAGES" / "django.po"
+    target = tmp_path / "fr" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    subprocess.run([msgfmt, "-o", str(target / "django.mo"), str(source)], check=True)
+    settings.LOCALE_PATHS = [str(tmp_path)]
+
+
 class TestLanguages:
+    @pytest.mark.usefixtures("french_catalogue")
+    def test_words_with_two_meanings_are_not_taken_from_billing_or_notifications(
+        self, bob: User, as_bob: Client, alice_account
+    ):
+        User.objects.filter(pk=bob.pk).update(language="fr")
+        posts.post(alice_account, "Bonjour", visibility=Visibility.PUBLIC)
+
+        page = html(as_bob.get("/community/public/"))
+
+        assert '<html lang="fr">' in page
+        assert "Partager" in page  # the French catalogue is in use
+        assert "Nationale" not in page  # "Home" as a roaming zone
+        assert "Ajout aux favoris" not in page  # "Favourite" as a notification's kind
+
     def test_pages_are_served_in_french(self, client: Client, alice_account):
         posts.post(alice_account, "Bonjour", visibility=Visibility.PUBLIC)
 
         page = html(client.get("/community/", HTTP_ACCEPT_LANGUAGE="fr"))
 
         assert '<html lang="fr">' in page
+
+
+def form_defaults(page: str) -> dict[str, str]:
+    """What a browser would send from the page's compose box, left as it came."""
+    found = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    found["visibility"] = re.search(r'<option value="(\w+)" selected', page).group(1)
+    found["text"] = htmllib.unescape(re.search(r"<textarea[^>]*>([^<]*)</textarea>", page).group(1))
+    return found
+
+
+class TestReplyDefaults:
+    def test_a_reply_to_a_direct_post_stays_direct(
+        self,
+        as_bob: Client,
+        as_charlie: Client,
+        client: Client,
+        alice_account,
+        bob_account,
+        charlie_account,
+    ):
+        secret = posts.post(
+            alice_account, "@bob my new address is 12 Rose St", visibility=Visibility.DIRECT
+        )
+        page_url = f"/community/@alice/{secret.pk}"
+        defaults = form_defaults(html(as_bob.get(page_url)))
+        assert defaults["visibility"] == Visibility.DIRECT
+        assert defaults["text"] == "@alice "
+
+        defaults["text"] += "12 Rose St noted"
+        as_bob.post(reverse("community:compose"), defaults)
+
+        reply = Status.objects.get(in_reply_to=secret)
+        assert reply.visibility == Visibility.DIRECT
+        assert list(reply.mentions.all()) == [alice_account]
+        for outsider in (as_charlie, client):
+            for url in ("/community/public/", "/community/@bob", page_url):
+                assert "Rose St noted" not in html(outsider.get(url))
+
+    @pytest.mark.parametrize(
+        "visibility", [Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE]
+    )
+    def test_the_parents_visibility_is_the_default(
+        self, as_bob: Client, alice_account, bob_account, visibility: str
+    ):
+        follows.follow(bob_account, alice_account)
+        parent = posts.post(alice_account, "Who is coming?", visibility=visibility)
+
+        defaults = form_defaults(html(as_bob.get(f"/community/@alice/{parent.pk}")))
+
+        assert defaults["visibility"] == visibility
+
+    def test_everyone_mentioned_is_mentioned_again_but_not_oneself(
+        self, as_bob: Client, alice_account, bob_account, charlie_account
+    ):
+        parent = posts.post(alice_account, "@bob @charlie meet at noon", visibility="direct")
+
+        defaults = form_defaults(html(as_bob.get(f"/community/@alice/{parent.pk}")))
+
+        assert defaults["text"] == "@alice @charlie "
+
+
+class TestExpiredSession:
+    def test_htmx_is_told_to_go_to_the_login_page(self, client: Client, alice_account):
+        status = posts.post(alice_account, "Hello", visibility=Visibility.PUBLIC)
+        page = f"/community/@alice/{status.pk}"
+
+        response = client.post(
+            reverse("community:favourite", args=[status.pk]),
+            {"card": str(status.pk)},
+            HTTP_HX_CURRENT_URL=f"http://testserver{page}",
+            **HTMX,
+        )
+
+        assert response.status_code == 200
+        assert response.content == b""
+        assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={quote(page)}"
+        assert not Favourite.objects.exists()
+
+    def test_a_plain_action_comes_back_to_its_page_after_login(self, client: Client, alice_account):
+        status = posts.post(alice_account, "Hello", visibility=Visibility.PUBLIC)
+
+        response = client.post(
+            reverse("community:favourite", args=[status.pk]),
+            {"card": str(status.pk)},
+            HTTP_REFERER="http://testserver/community/public/",
+        )
+
+        assert response.status_code == 302
+        assert response["Location"] == f"{reverse('accounts:login')}?next=/community/public/"
+
+
+class TestPublicCounts:
+    def test_a_visitor_cannot_count_hidden_posts(self, client: Client, alice_account, bob_account):
+        parent = posts.post(alice_account, "Public hello", visibility=Visibility.PUBLIC)
+        posts.post(bob_account, "@alice a secret", visibility=Visibility.DIRECT, in_reply_to=parent)
+        for number in range(3):
+            posts.post(bob_account, f"@alice message {number}", visibility=Visibility.DIRECT)
+
+        thread = html(client.get(f"/community/@alice/{parent.pk}"))
+        profile = html(client.get("/community/@bob"))
+
+        assert re.findall(r'Replies <span class="count">(\d+)', thread) == ["0"]
+        assert re.findall(r"<dt>Posts</dt><dd>(\d+)", profile) == ["0"]
+
+
+class TestModerationQueueQueries:
+    def test_the_query_count_does_not_grow_with_the_reports(
+        self,
+        staff: User,
+        alice_account,
+        bob_account,
+        charlie_account,
+        django_assert_max_num_queries: Callable,
+    ):
+        as_staff = signed_in(staff)
+
+        def reports(reporter: Account, count: int) -> None:
+            for number in range(count):
+                status = posts.post(bob_account, f"rude {number}", visibility=Visibility.PUBLIC)
+                moderation.report(reporter, bob_account, status_ids=[status.pk], comment="x")
+
+        reports(alice_account, 2)
+        as_staff.get(reverse("community:moderation"))
+        with django_assert_max_num_queries(20) as few:
+            as_staff.get(reverse("community:moderation"))
+        reports(charlie_account, 10)
+
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            page = html(as_staff.get(reverse("community:moderation")))
+
+        assert page.count('class="card report"') == 12
+
+
+def donate_options(page: str) -> dict[str, str]:
+    """The compose box's donate choices: value → label (the blank one left out)."""
+    select = re.search(r'<select name="donate".*?</select>', page, re.S)
+    assert select is not None
+    return {
+        value: htmllib.unescape(label)
+        for value, label in re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select[0])
+    }
+
+
+class TestDonateButton:
+    @pytest.fixture
+    def wateraid(self, demo_causes: dict[str, Cause]) -> Cause:
+        return demo_causes["wateraid"]
+
+    @pytest.fixture
+    def other_cause(self, demo_causes: dict[str, Cause], wateraid: Cause) -> Cause:
+        return next(c for c in demo_causes.values() if c.is_verified and c.pk != wateraid.pk)
+
+    @pytest.fixture
+    def wells(self, alice_account: Account, wateraid: Cause) -> Project:
+        return make_project(alice_account, wateraid, title="Wells for Tamale")
+
+    def test_a_person_is_offered_their_lines_cause_and_the_projects_they_run_or_follow(
+        self,
+        as_alice: Client,
+        active_line: Line,
+        alice_account,
+        bob_account,
+        charlie_account,
+        wateraid: Cause,
+        other_cause: Cause,
+        wells: Project,
+    ):
+        line_services.choose_cause(active_line, other_cause)
+        followed = make_project(bob_account, wateraid, title="Bob's garden")
+        project_services.follow_project(alice_account, followed)
+        closed = make_project(bob_account, wateraid, title="Closed one")
+        project_services.follow_project(alice_account, closed)
+        Project.objects.filter(pk=closed.pk).update(deadline=date(2020, 1, 1))
+        make_project(charlie_account, wateraid, title="A stranger's")
+
+        options = donate_options(html(as_alice.get("/community/")))
+
+        assert options == {
+            f"cause:{other_cause.slug}": f"Cause: {other_cause.name}",
+            f"project:{followed.slug}": "Project: Bob's garden",
+            f"project:{wells.slug}": "Project: Wells for Tamale",
+        }
+
+    def test_no_choice_no_select(self, as_charlie: Client):
+        assert 'name="donate"' not in html(as_charlie.get("/community/"))
+
+    def test_a_project_update_carries_its_button_and_reaches_the_projects_followers(
+        self, as_alice: Client, as_bob: Client, alice_account, bob_account, wells: Project
+    ):
+        project_services.follow_project(bob_account, wells)
+
+        page = html(as_alice.get("/community/", {"donate_project": wells.slug}))
+        assert re.search(rf'<option value="project:{wells.slug}" selected>', page)
+        defaults = form_defaults(page)
+        defaults.update(text="Two wells dug!", donate=f"project:{wells.slug}")
+        as_alice.post(reverse("community:compose"), defaults)
+
+        status = Status.objects.get(text="Two wells dug!")
+        assert (status.donate_project, status.donate_cause) == (wells, wells.cause)
+        bobs_home = html(as_bob.get("/community/"))
+        assert status.pk in card_ids(bobs_home)
+        assert f"Donate to {wells.title}" in bobs_home
+
+    def test_a_button_not_offered_is_refused_and_nothing_written(
+        self, as_bob: Client, bob_account, wells: Project, wateraid: Cause
+    ):
+        for value in (f"project:{wells.slug}", f"cause:{wateraid.slug}", "project:nonexistent"):
+            page = html(
+                as_bob.post(reverse("community:compose"), compose_data("Give!", donate=value))
+            )
+            assert "You cannot add this donate button." in page
+        assert not Status.objects.exists()
+
+    def test_a_causes_account_is_offered_its_cause_and_open_projects(
+        self, alice_account, wateraid: Cause, wells: Project
+    ):
+        cause_account = ensure_cause_account(wateraid)
+
+        targets = web_social.donate_targets(cause_account)
+
+        assert [target.key for target in targets] == [
+            f"cause:{wateraid.slug}",
+            f"project:{wells.slug}",
+        ]
+
+    def test_the_query_count_does_not_grow_with_lines_or_projects(
+        self,
+        alice: User,
+        active_line: Line,
+        gb_stock,
+        alice_account,
+        bob_account,
+        wateraid: Cause,
+        other_cause: Cause,
+    ):
+        line_services.choose_cause(active_line, wateraid)
+        make_project(alice_account, wateraid, title="One")
+        account = Account.objects.get(pk=alice_account.pk)
+        with CaptureQueriesContext(connection) as few:
+            assert len(web_social.donate_targets(account)) == 2
+
+        for number in range(3):
+            line = line_services.order_line(alice, gb_stock, "gb-starter")
+            line_services.choose_cause(line, other_cause)
+            project_services.follow_project(
+                alice_account, make_project(bob_account, wateraid, title=f"Bob's {number}")
+            )
+        account = Account.objects.get(pk=alice_account.pk)
+        with CaptureQueriesContext(connection) as many:
+            assert len(web_social.donate_targets(account)) == 6
+
+        assert len(many) == len(few)

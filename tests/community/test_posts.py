@@ -147,6 +147,59 @@ class TestPost:
         assert not Notification.objects.filter(account=bob_account).exists()
 
 
+class TestLineEnds:
+    def test_a_post_of_499_with_windows_line_ends_is_stored_with_newlines(
+        self, alice_account: Account
+    ) -> None:
+        text = "\r\n".join(["a" * 49] * 10)  # 499 characters in the browser's counter
+
+        status = posts.post(alice_account, text, visibility=Visibility.PUBLIC, spoiler_text="")
+
+        assert status.text == text.replace("\r\n", "\n")
+        assert "\r" not in status.content_html
+
+
+class TestPublicCounters:
+    def test_mentioned_only_posts_do_not_raise_the_post_count(
+        self, alice_account: Account, bob_account: Account
+    ) -> None:
+        posts.post(alice_account, "public", visibility=Visibility.PUBLIC)
+        posts.post(alice_account, "followers", visibility=Visibility.PRIVATE)
+        secret = posts.post(alice_account, "@bob secret", visibility=Visibility.DIRECT)
+
+        alice_account.refresh_from_db()
+        assert alice_account.statuses_count == 2
+
+        posts.delete_status(alice_account, secret)
+
+        alice_account.refresh_from_db()
+        assert alice_account.statuses_count == 2
+
+    def test_only_public_and_unlisted_replies_are_counted(
+        self, alice_account: Account, bob_account: Account
+    ) -> None:
+        follows.follow(bob_account, alice_account)
+        root = posts.post(alice_account, "root", visibility=Visibility.PUBLIC)
+        replies = {
+            visibility: posts.post(
+                bob_account, f"@alice {visibility}", visibility=visibility, in_reply_to=root
+            )
+            for visibility in Visibility.values
+        }
+
+        root.refresh_from_db()
+        assert root.replies_count == 2
+
+        posts.delete_status(bob_account, replies[Visibility.DIRECT])
+        posts.delete_status(bob_account, replies[Visibility.PRIVATE])
+        root.refresh_from_db()
+        assert root.replies_count == 2
+
+        posts.delete_status(bob_account, replies[Visibility.UNLISTED])
+        root.refresh_from_db()
+        assert root.replies_count == 1
+
+
 class TestDelete:
     def test_tombstone_leaves_timelines_and_erases_text(
         self, alice_account: Account, bob_account: Account

@@ -118,3 +118,24 @@ class TestLength:
 
     def test_the_content_warning_counts_too(self) -> None:
         assert status_length("abc", "de") == 5
+
+    @pytest.mark.parametrize(
+        ("text", "length"),
+        [
+            ("\U0001f1eb\U0001f1f7", 1),  # a regional-indicator flag
+            ("\U0001f1eb\U0001f1f7\U0001f1ec\U0001f1e7\U0001f1ec", 3),  # two flags and half
+            ("1\ufe0f\u20e3#\ufe0f\u20e3", 2),  # keycaps
+            ("\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", 1),
+            ("\U0001f469\u200d\U0001f52c\U0001f3f3\ufe0f\u200d\U0001f308", 2),  # ZWJ
+            ("\u1100\u1161\u11a8", 1),  # Hangul jamo make one syllable
+            ("a\n\u0301", 3),  # a mark after a line end stands alone
+        ],
+    )
+    def test_grapheme_clusters_count_one(self, text: str, length: int) -> None:
+        assert status_length(text) == length
+
+    def test_a_windows_line_end_counts_one_as_in_the_browser(self) -> None:
+        lines = ["a" * 49] * 10
+
+        assert status_length("\r\n".join(lines)) == status_length("\n".join(lines)) == 499
+        assert status_length("a\rb") == 3

@@ -58,6 +58,9 @@ def _strict_decoding() -> Iterator[None]:
 def _open(file: IO[bytes]) -> Image.Image:
     """The image in ``file``, fully checked, or ``CommunityError``."""
     refused = CommunityError(_("This file is not an image we accept (JPEG, PNG, GIF or WebP)."))
+    too_large = CommunityError(
+        _("This image is too large: at most %(mp)d megapixels.") % {"mp": MAX_PIXELS // 1_000_000}
+    )
     try:
         with warnings.catch_warnings(), _strict_decoding():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -66,23 +69,16 @@ def _open(file: IO[bytes]) -> Image.Image:
                 if probe.format not in _FORMATS:
                     raise refused
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise CommunityError(
-                        _("This image is too large: at most %(mp)d megapixels.")
-                        % {"mp": MAX_PIXELS // 1_000_000}
-                    )
+                    raise too_large
                 probe.verify()
             # ``verify`` leaves the image unusable: open it again to decode it.
             file.seek(0)
             image = Image.open(file)
             image.load()
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow refuses to open an image past its own limit, before we can measure it.
+        raise too_large from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise refused from error
     return image
 

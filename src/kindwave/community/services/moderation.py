@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import TextChoices
+from django.db.models import Prefetch, TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -49,7 +49,9 @@ def open_reports() -> list[Report]:
     return list(
         Report.objects.filter(resolved_at__isnull=True)
         .select_related("account", "target")
-        .prefetch_related("statuses")
+        .prefetch_related(
+            Prefetch("statuses", queryset=Status.objects.select_related("account").order_by("id"))
+        )
         .order_by("created_at")
     )
 
@@ -77,5 +79,6 @@ def resolve_report(staff: User, report: Report, decision: str, note: str = "") -
 
 
 def reported_statuses(report: Report) -> list[Status]:
-    """The posts a report is about (deleted ones included, for the record)."""
-    return list(report.statuses.select_related("account").order_by("id"))
+    """The posts a report is about (deleted ones included, for the record), oldest first;
+    read from ``open_reports``' prefetch with no further query."""
+    return sorted(report.statuses.all(), key=lambda status: status.pk)

@@ -26,7 +26,7 @@ from kindwave.community.models import (
 )
 from kindwave.community.services import notifications, timelines
 from kindwave.community.services.errors import CommunityError
-from kindwave.community.services.text import render, status_length
+from kindwave.community.services.text import normalise_newlines, render, status_length
 
 MAX_MEDIA = 4
 SPOILER_MAX = Status._meta.get_field("spoiler_text").max_length or 200
@@ -72,6 +72,17 @@ def _media(account: Account, media_ids: Sequence[int]) -> list[MediaAttachment]:
     return sorted(media, key=lambda item: ids.index(item.pk))
 
 
+# The public counters count only what anyone may know exists (as Mastodon's do): a
+# mentioned-only post does not raise its author's post count, and only public or unlisted
+# replies raise their parent's reply count.
+def _counts_for_profile(status: Status) -> bool:
+    return status.visibility != Visibility.DIRECT
+
+
+def _counts_as_reply(status: Status) -> bool:
+    return status.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+
+
 @transaction.atomic
 def post(
     account: Account,
@@ -99,6 +110,9 @@ def post(
             return existing
     if visibility not in Visibility.values:
         raise CommunityError(_("Unknown visibility %(value)r.") % {"value": visibility})
+    # Stored and counted with the line ends the author's counter saw.
+    text = normalise_newlines(text)
+    spoiler_text = normalise_newlines(spoiler_text)
     _check_text(text, spoiler_text, media_ids)
     parent = _reply_target(account, in_reply_to)
     media = _media(account, media_ids)
@@ -136,10 +150,11 @@ def post(
     for item in media:
         item.status = status
         item.save(update_fields=["status"])
-    Account.objects.filter(pk=account.pk).update(
-        statuses_count=F("statuses_count") + 1, last_status_at=status.created_at
-    )
-    if parent is not None:
+    if _counts_for_profile(status):
+        Account.objects.filter(pk=account.pk).update(
+            statuses_count=F("statuses_count") + 1, last_status_at=status.created_at
+        )
+    if parent is not None and _counts_as_reply(status):
         Status.objects.filter(pk=parent.pk).update(replies_count=F("replies_count") + 1)
     timelines.fan_out(status, rendered.mentions)
     # Everyone mentioned may see the post (that is the visibility rule); blocks are
@@ -169,10 +184,11 @@ def _tombstone(status: Status) -> None:
     status.spoiler_text = ""
     status.save(update_fields=["deleted_at", "text", "content_html", "spoiler_text"])
     timelines.withdraw_status(status)
-    Account.objects.filter(pk=status.account_id, statuses_count__gt=0).update(
-        statuses_count=F("statuses_count") - 1
-    )
-    if status.in_reply_to_id is not None:
+    if _counts_for_profile(status):
+        Account.objects.filter(pk=status.account_id, statuses_count__gt=0).update(
+            statuses_count=F("statuses_count") - 1
+        )
+    if status.in_reply_to_id is not None and _counts_as_reply(status):
         Status.objects.filter(pk=status.in_reply_to_id, replies_count__gt=0).update(
             replies_count=F("replies_count") - 1
         )

@@ -61,33 +61,89 @@ def mentioned_usernames(text: str) -> list[str]:
     return list(dict.fromkeys(m.group(1).lower() for m in _MENTION_ONLY.finditer(text)))
 
 
-def _graphemes(text: str) -> int:
-    # Mastodon counts grapheme clusters. Without a segmentation library we count code
-    # points after NFC, leaving out those that never stand alone: combining marks,
-    # variation selectors, emoji modifiers and anything joined by a zero-width joiner.
+def normalise_newlines(text: str) -> str:
+    """``text`` with Windows (``\\r\\n``) and old Mac (``\\r``) line ends made ``\\n``, as a
+    browser's counter sees them (a form sends ``\\r\\n``)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# Grapheme clusters after Unicode's extended rules (UAX #29), for the characters that
+# matter in posts: combining and spacing marks, emoji modifiers, variation selectors, tag
+# sequences (subdivision flags), keycaps, zero-width-joiner sequences, regional-indicator
+# flags and Hangul jamo. ``Prepend`` characters (a few Indic and Arabic signs) are left out.
+_HANGUL_L = range(0x1100, 0x1160)
+_HANGUL_V = range(0x1160, 0x11A8)
+_HANGUL_T = range(0x11A8, 0x1200)
+
+
+def _extends(char: str) -> bool:
+    """Whether ``char`` never starts a cluster (it extends the one before)."""
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or code == 0x200C  # zero-width non-joiner
+        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin tones
+        or 0xE0020 <= code <= 0xE007F  # tags
+    )
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")
+
+
+def _is_regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _hangul_joins(before: str, after: str) -> bool:
+    b, a = ord(before), ord(after)
+    syllable = 0xAC00 <= b <= 0xD7A3
+    lv = syllable and (b - 0xAC00) % 28 == 0
+    if b in _HANGUL_L:
+        return a in _HANGUL_L or a in _HANGUL_V or 0xAC00 <= a <= 0xD7A3
+    if b in _HANGUL_V or lv:
+        return a in _HANGUL_V or a in _HANGUL_T
+    if b in _HANGUL_T or syllable:
+        return a in _HANGUL_T
+    return False
+
+
+def _joins(previous: str, char: str, regional_run: int) -> bool:
+    """Whether ``char`` continues the cluster ``previous`` is in (``regional_run``: how
+    many regional indicators end the text before it)."""
+    if previous == "\r" and char == "\n":
+        return True
+    if not previous or _is_control(previous) or _is_control(char):
+        return False
+    return (
+        _extends(char)
+        or "\u200d" in (char, previous)
+        or (_is_regional(char) and regional_run % 2 == 1)
+        or _hangul_joins(previous, char)
+    )
+
+
+def grapheme_count(text: str) -> int:
+    """The number of user-perceived characters in ``text`` (after NFC): a flag, a keycap,
+    a family emoji joined by zero-width joiners or a letter with its accents is one."""
     count = 0
-    joined = False
+    previous = ""
+    regional_run = 0
     for char in unicodedata.normalize("NFC", text):
-        if joined:
-            joined = False
-            continue
-        if char == "\u200d":
-            joined = True
-            continue
-        if (
-            unicodedata.combining(char)
-            or "\ufe00" <= char <= "\ufe0f"
-            or "\U0001f3fb" <= char <= "\U0001f3ff"
-        ):
-            continue
-        count += 1
+        if not _joins(previous, char, regional_run):
+            count += 1
+        regional_run = regional_run + 1 if _is_regional(char) else 0
+        previous = char
     return count
 
 
 def status_length(text: str, spoiler_text: str = "") -> int:
     """The length Mastodon gives a post: its text and content warning together, each link
-    counting ``URL_CHARS``."""
-    return _graphemes(_URL_ONLY.sub("x" * URL_CHARS, text)) + _graphemes(spoiler_text)
+    counting ``URL_CHARS``, line ends counting one whatever the browser sent."""
+    text = normalise_newlines(text)
+    return grapheme_count(_URL_ONLY.sub("x" * URL_CHARS, text)) + grapheme_count(
+        normalise_newlines(spoiler_text)
+    )
 
 
 def _link(url: str) -> str:
@@ -108,7 +164,7 @@ def _paragraphs(html: str) -> str:
 def render(text: str) -> Rendered:
     """``text`` as HTML (escaped; links, mentions of local accounts and hashtags marked up;
     paragraphs and line breaks kept), with the accounts it mentions and its tag names."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = normalise_newlines(text)
     usernames = mentioned_usernames(_URL_ONLY.sub(" ", text))
     by_name = {
         account.username.lower(): account

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -27,10 +26,11 @@ from django.views.decorators.vary import vary_on_headers
 from kindwave.accounts.models import User
 from kindwave.community import selectors
 from kindwave.community.forms import ComposeForm, ReportForm, ResolveReportForm
-from kindwave.community.models import Account, Status
+from kindwave.community.models import Account, Status, Visibility
 from kindwave.community.services import follows, moderation, posts, search, web_social
 from kindwave.community.services.accounts import ensure_account
 from kindwave.community.services.errors import CommunityError
+from kindwave.lib.htmx import login_required
 
 #: Posts (or notifications) on one page of a timeline.
 PAGE_SIZE = 20
@@ -90,6 +90,11 @@ def _timeline(
     return render(request, template, context)
 
 
+def _compose_form(viewer: Account, *args: Any, **kwargs: Any) -> ComposeForm:
+    """The compose box, offering the donate buttons ``viewer`` may add."""
+    return ComposeForm(*args, donate_targets=web_social.donate_targets(viewer), **kwargs)
+
+
 # --- Timelines --------------------------------------------------------------------------
 
 
@@ -104,7 +109,10 @@ def home(request: HttpRequest) -> HttpResponse:
         items = selectors.public(None, max_id=max_id, limit=PAGE_SIZE)
         return _timeline(request, "community/social/home.html", {"viewer": None}, items)
     items = selectors.home(viewer, max_id=max_id, limit=PAGE_SIZE)
-    context = {"viewer": viewer, "form": ComposeForm()}
+    # ``?donate_project=<slug>`` (a project's "Post an update") preselects its button.
+    project = request.GET.get("donate_project", "")
+    form = _compose_form(viewer, initial={"donate": f"project:{project}"} if project else {})
+    context = {"viewer": viewer, "form": form}
     return _timeline(request, "community/social/home.html", context, items)
 
 
@@ -147,6 +155,25 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
     return _timeline(request, "community/social/profile.html", context, items)
 
 
+#: Visibilities from the widest audience to the narrowest.
+_AUDIENCE = [Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE, Visibility.DIRECT]
+
+
+def _reply_visibility(parent: str) -> str:
+    """A reply's default visibility: the parent's, never wider than public (a reply to a
+    mentioned-only post stays mentioned-only unless its author chooses otherwise)."""
+    return parent if parent in _AUDIENCE else Visibility.PUBLIC
+
+
+def _reply_mentions(viewer: Account, parent: Status) -> str:
+    """The reply box's opening ``@``s: the parent's author and everyone it mentions, but
+    not the viewer (as Mastodon does), so that a mentioned-only reply reaches them all."""
+    names = [parent.account.username, *(account.username for account in parent.mentions.all())]
+    ours = viewer.username.lower()
+    kept = dict.fromkeys(name for name in names if name.lower() != ours)
+    return "".join(f"@{name} " for name in kept)
+
+
 @require_safe
 def status_detail(request: HttpRequest, username: str, status_id: int) -> HttpResponse:
     """``/community/@<username>/<id>``: a post in its thread, with a reply box."""
@@ -158,8 +185,14 @@ def status_detail(request: HttpRequest, username: str, status_id: int) -> HttpRe
     form = None
     if viewer is not None:
         original = status.reblog_of or status
-        mention = "" if original.account_id == viewer.pk else f"@{original.account.username} "
-        form = ComposeForm(initial={"in_reply_to": original.pk, "text": mention})
+        form = _compose_form(
+            viewer,
+            initial={
+                "in_reply_to": original.pk,
+                "text": _reply_mentions(viewer, original),
+                "visibility": _reply_visibility(original.visibility),
+            },
+        )
     return render(
         request,
         "community/social/status.html",
@@ -176,7 +209,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     """Publish the compose box. With HTMX: the new post's card (the page puts it at the top
     of the timeline) and a fresh compose box; refused, the box with its errors in place."""
     viewer = _member(request)
-    form = ComposeForm(request.POST, request.FILES)
+    form = _compose_form(viewer, request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -189,6 +222,7 @@ def compose(request: HttpRequest) -> HttpResponse:
                 image=data["image"],
                 image_description=data["image_description"],
                 idempotency_key=data["idempotency_key"],
+                donate=data["donate"],
             )
         except web_social.ImageError as error:
             form.add_error("image", error.message)
@@ -200,13 +234,16 @@ def compose(request: HttpRequest) -> HttpResponse:
                 return render(
                     request,
                     "community/social/_composed.html",
-                    {"item": item, "viewer": viewer, "form": ComposeForm()},
+                    {"item": item, "viewer": viewer, "form": _compose_form(viewer)},
                 )
             messages.success(request, _("Your post is published."))
             return _back(request, _status_url(status))
     context = {"form": form, "viewer": viewer, "next": request.POST.get("next", "")}
     if _is_htmx(request):
-        response = render(request, "community/social/_compose.html", context)
+        # The box stays HTMX-enhanced, so that the corrected post is sent by HTMX again.
+        response = render(
+            request, "community/social/_compose.html", {**context, "inline": True, "focus": "error"}
+        )
         response["HX-Retarget"] = "#compose"
         response["HX-Reswap"] = "outerHTML"
         return response
@@ -262,8 +299,34 @@ def status_action(request: HttpRequest, status_id: int, action: str) -> HttpResp
         messages.error(request, error)
     else:
         messages.success(request, STATUS_DONE[action])
-    fallback = reverse("community:home") if action == "delete" else _status_url(status)
-    return _back(request, fallback)
+    if action == "delete":
+        if request.POST.get("next", "").split("?")[0] == _status_url(status):
+            return redirect("community:home")  # the post's own page is gone with it
+        return _back(request, reverse("community:home"))
+    return _back(request, _status_url(status))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def delete(request: HttpRequest, status_id: int) -> HttpResponse:
+    """Delete one's own post. Without JavaScript the card's button asks here first (a GET:
+    a page to confirm, or to go back); HTMX confirms in the browser and posts at once."""
+    if request.method == "POST":
+        return status_action(request, status_id, "delete")
+    viewer = _member(request)
+    status = selectors.get_status_for(viewer, status_id)
+    if status.account_id != viewer.pk or status.reblog_of_id is not None:
+        raise Http404  # someone else's post reads as a missing one
+    back = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = _status_url(status)
+    return render(
+        request,
+        "community/social/delete.html",
+        {"status": status, "next": back, "card": _id_param(request.GET.get("card")) or ""},
+    )
 
 
 AccountAction = Callable[[Account, Account], object]
@@ -428,7 +491,9 @@ urlpatterns: list[URLPattern] = [
     *(
         path(f"statuses/<int:status_id>/{action}", status_action, {"action": action}, name=action)
         for action in STATUS_ACTIONS
+        if action != "delete"
     ),
+    path("statuses/<int:status_id>/delete", delete, name="delete"),
     path("@<str:username>", profile, name="profile"),
     path("@<str:username>/report", report, name="report"),
     path("@<str:username>/<int:status_id>", status_detail, name="status"),
