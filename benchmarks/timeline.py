@@ -2,8 +2,8 @@
 the fan-out of one post by a cause with 50k followers.
 
     .venv/bin/python benchmarks/timeline.py [--accounts 100000] [--follows 2000000]
-        [--posts 5000000] [--database sqlite|postgres] [--workers 1] [--clients 16]
-        [--seconds 15] [--rebuild] [--profile 200]
+        [--posts 5000000] [--database sqlite|postgres] [--server gunicorn|uvicorn]
+        [--workers 2] [--clients 16] [--seconds 15] [--rebuild] [--profile 200]
 
 The data set (not timed; built once with bulk SQL and reused — ``var/bench-timeline/``
 for SQLite, ``--rebuild`` to start again; ``postgres`` uses the database ``DATABASE_URL``
@@ -17,11 +17,14 @@ keeps them here) for each of up to 2,000 active accounts (following ten or more)
 
 Timed, in one run:
 
-1. ``GET /api/v1/timelines/home`` (20 posts a page) served by uvicorn (the pinned ASGI
-   server, ``--workers`` processes, DEBUG off), while ``--clients`` keep-alive clients
-   (asyncio, in this process) each ask for a random active account's home, one request
-   after the other, for ``--seconds`` seconds: requests/s, p50, p99. The machine's cores
-   are shared: the server's workers and the load generator's one process compete for them.
+1. ``GET /api/v1/timelines/home`` (20 posts a page) served as ``kindwave serve`` serves
+   it, by gunicorn's sync workers (``--server uvicorn`` for the ASGI server instead;
+   ``--workers`` processes, DEBUG off), while ``--clients`` clients (asyncio, in this
+   process) each ask for a random active account's home, one request after the other,
+   for ``--seconds`` seconds: requests/s, p50, p99. A sync worker closes the connection
+   after each response, so those clients connect again, inside the timed latency. The
+   machine's cores are shared: the server's workers and the load generator's one process
+   compete for them.
 2. The same, with the server reading every home by fan-out on read (the naive baseline:
    the followed accounts' visible posts, newest first), and the ratio.
 3. ``posts.post`` of one post by the most followed cause (the real service, the fan-out's
