@@ -190,6 +190,22 @@ class TestLoadStatuses:
 
         assert list(rich.tags.filter(name="zinc")) == [Tag.objects.get(name="zinc")]
         assert rich.tags.filter(name="nothing").count() == 0
+        assert [tag.name for tag in rich.tags.all().iterator()] == ["aqua", "eau", "zinc"]
+        assert rich.tags.all().order_by("-name").first() == Tag.objects.get(name="zinc")
+
+    def test_sql_on_a_loaded_relation_touches_that_post_s_objects_only(
+        self, varied: list[int]
+    ) -> None:
+        """An ``update()`` (or anything else built on the relation's query) must reach the
+        post's own rows, not every row of the model."""
+        rich, plain = selectors.load_statuses(None, [varied[6], varied[7]])
+
+        assert len(plain.media.all()) == 0
+        assert plain.media.all().update(description="x") == 0
+        assert rich.media.all().update(description="alt") == 2
+        assert plain.mentions.all().exists() is False
+        assert set(Tag.objects.values_list("name", flat=True)) >= {"aqua", "eau", "zinc"}
+        assert rich.tags.all().filter(name="eau").exists()
 
     def test_missing_ids_are_skipped_and_nothing_asked_is_nothing_loaded(
         self, varied: list[int]

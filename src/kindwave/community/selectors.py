@@ -198,13 +198,57 @@ def _cache(status: Status, name: str, value: Any) -> None:
 
 def _prefetched(status: Status, name: str, objects: list[Any]) -> None:
     """Set the many-related ``name`` of ``status`` as ``prefetch_related`` does: its
-    ``.all()`` reads ``objects`` without a query (a further ``filter()`` still queries)."""
-    queryset = getattr(status, name).get_queryset()
-    queryset._result_cache = objects
-    queryset._prefetch_done = True
+    ``.all()`` reads ``objects`` without a query."""
     if not hasattr(status, "_prefetched_objects_cache"):
         status._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    status._prefetched_objects_cache[name] = queryset  # type: ignore[attr-defined]
+    status._prefetched_objects_cache[name] = _LoadedRelation(status, name, objects)  # type: ignore[attr-defined]
+
+
+_RELATED_MODELS: dict[str, type[Any]] = {
+    "media": MediaAttachment,
+    "tags": Tag,
+    "mentions": Account,
+}
+
+
+class _LoadedRelation(QuerySet[Any, Any]):
+    """A relation's objects, loaded. Reading them costs nothing; whatever needs SQL (a
+    further ``filter()``, ``update()``, ``iterator()``…) runs on the relation's own
+    queryset, built only then: building it for each relation of each post (what
+    ``prefetch_related`` does) cost half of a page's loading."""
+
+    def __init__(self, status: Status, name: str, objects: list[Any]) -> None:
+        super().__init__(model=_RELATED_MODELS[name])
+        self._status, self._name = status, name
+        self._relation: QuerySet[Any, Any] | None = None
+        self._result_cache = objects
+        self._prefetch_done = True
+
+    def _real(self) -> QuerySet[Any, Any]:
+        if self._relation is None:
+            manager = getattr(self._status, self._name)
+            # The manager would hand this object back: ask past the cache.
+            cache = self._status._prefetched_objects_cache  # type: ignore[attr-defined]
+            del cache[self._name]
+            try:
+                self._relation = manager.get_queryset()
+            finally:
+                cache[self._name] = self
+        return self._relation
+
+    @property
+    def query(self) -> Any:
+        return self._real().query
+
+    @query.setter
+    def query(self, value: Any) -> None:  # pragma: no cover - never set on a loaded relation
+        raise AttributeError("a loaded relation's query is its relation's")
+
+    def _clone(self) -> QuerySet[Any, Any]:
+        return self._real()._clone()  # type: ignore[attr-defined]
+
+    def _chain(self) -> QuerySet[Any, Any]:
+        return self._real()._chain()  # type: ignore[attr-defined]
 
 
 def _load(viewer: Account | None, statuses: Iterable[Status]) -> list[Status]:
