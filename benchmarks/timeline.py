@@ -2,8 +2,8 @@
 the fan-out of one post by a cause with 50k followers.
 
     .venv/bin/python benchmarks/timeline.py [--accounts 100000] [--follows 2000000]
-        [--posts 5000000] [--database sqlite|postgres] [--workers 1] [--clients 16]
-        [--seconds 15] [--rebuild] [--profile 200]
+        [--posts 5000000] [--database sqlite|postgres] [--server gunicorn|uvicorn]
+        [--workers 2] [--clients 16] [--seconds 15] [--rebuild] [--profile 200]
 
 The data set (not timed; built once with bulk SQL and reused — ``var/bench-timeline/``
 for SQLite, ``--rebuild`` to start again; ``postgres`` uses the database ``DATABASE_URL``
@@ -17,11 +17,14 @@ keeps them here) for each of up to 2,000 active accounts (following ten or more)
 
 Timed, in one run:
 
-1. ``GET /api/v1/timelines/home`` (20 posts a page) served by uvicorn (the pinned ASGI
-   server, ``--workers`` processes, DEBUG off), while ``--clients`` keep-alive clients
-   (asyncio, in this process) each ask for a random active account's home, one request
-   after the other, for ``--seconds`` seconds: requests/s, p50, p99. The machine's cores
-   are shared: the server's workers and the load generator's one process compete for them.
+1. ``GET /api/v1/timelines/home`` (20 posts a page) served as ``kindwave serve`` serves
+   it, by gunicorn's sync workers (``--server uvicorn`` for the ASGI server instead;
+   ``--workers`` processes, DEBUG off), while ``--clients`` clients (asyncio, in this
+   process) each ask for a random active account's home, one request after the other,
+   for ``--seconds`` seconds: requests/s, p50, p99. A sync worker closes the connection
+   after each response, so those clients connect again, inside the timed latency. The
+   machine's cores are shared: the server's workers and the load generator's one process
+   compete for them.
 2. The same, with the server reading every home by fan-out on read (the naive baseline:
    the followed accounts' visible posts, newest first), and the ratio.
 3. ``posts.post`` of one post by the most followed cause (the real service, the fan-out's
@@ -376,6 +379,19 @@ def server_app() -> Any:
     by fan-out on read (:func:`~kindwave.community.selectors.home_on_read`)."""
     from kindwave.asgi import application
 
+    _baseline_if_asked()
+    return application
+
+
+def server_wsgi_app() -> Any:
+    """gunicorn's app factory: the project's WSGI application, as :func:`server_app`."""
+    from kindwave.wsgi import application
+
+    _baseline_if_asked()
+    return application
+
+
+def _baseline_if_asked() -> None:
     if os.environ.get(ON_READ_VARIABLE):
         from kindwave.community import selectors
 
@@ -383,7 +399,6 @@ def server_app() -> Any:
             return selectors._page(account, selectors.home_on_read(account), **page)
 
         selectors.home = home_on_read
-    return application
 
 
 def free_port() -> int:
@@ -392,20 +407,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(env: dict[str, str], workers: int, on_read: bool) -> tuple[subprocess.Popen, int]:
+def start_server(
+    env: dict[str, str], server: str, workers: int, on_read: bool
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server_env = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'benchmarks'}"}
     if on_read:
         server_env[ON_READ_VARIABLE] = "1"
     else:
         server_env.pop(ON_READ_VARIABLE, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "timeline:server_app",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--no-access-log", "--log-level", "warning", "--lifespan", "off"],
-        env=server_env,
-        start_new_session=True,
-    )  # fmt: skip
+    if server == "gunicorn":
+        # As ``kindwave serve`` runs it: sync workers, one request at a time each.
+        command = [sys.executable, "-m", "gunicorn", "timeline:server_wsgi_app()",
+                   "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                   "--worker-class", "sync", "--log-level", "warning"]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "timeline:server_app",
+                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
+    process = subprocess.Popen(command, env=server_env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -424,23 +444,26 @@ def stop_server(process: subprocess.Popen) -> None:
 
 async def _request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> int:
+) -> tuple[int, bool]:
+    """(the response's status, whether the server keeps the connection open)."""
     writer.write(request)
     status_line = await reader.readline()
-    length, chunked = 0, False
+    length, chunked, kept = 0, False, True
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
         if name.lower() == "content-length":
             length = int(value)
         elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
             chunked = True
+        elif name.lower() == "connection" and "close" in value.lower():
+            kept = False
     if chunked:
         while size := int((await reader.readline()).strip(), 16):
             await reader.readexactly(size + 2)
         await reader.readline()
     else:
         await reader.readexactly(length)
-    return int(status_line.split()[1])
+    return int(status_line.split()[1]), kept
 
 
 @dataclass
@@ -463,7 +486,7 @@ async def _load(port: int, tokens: list[str], clients: int, seconds: float) -> L
 
     async def client(stop: float) -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             while time.perf_counter() < stop:
                 request = (
@@ -472,11 +495,19 @@ async def _load(port: int, tokens: list[str], clients: int, seconds: float) -> L
                     "Accept: application/json\r\n\r\n"
                 ).encode()
                 began = time.perf_counter()
-                status = await _request(reader, writer, request)
+                # A server that closes after each response (gunicorn's sync workers)
+                # costs a new connection per request, counted in its latency.
+                if connection is None:
+                    connection = await asyncio.open_connection("127.0.0.1", port)
+                status, kept = await _request(*connection, request)
                 latencies.append(time.perf_counter() - began)
                 errors += status != 200
+                if not kept:
+                    connection[1].close()
+                    connection = None
         finally:
-            writer.close()
+            if connection is not None:
+                connection[1].close()
 
     # A warm-up (connections, the workers' caches), not counted.
     await asyncio.gather(*(client(time.perf_counter() + 2) for _ in range(clients)))
@@ -498,7 +529,7 @@ async def _load(port: int, tokens: list[str], clients: int, seconds: float) -> L
 def serve_and_load(
     env: dict[str, str], args: argparse.Namespace, tokens: list[str], on_read: bool
 ) -> LoadResult:
-    process, port = start_server(env, args.workers, on_read)
+    process, port = start_server(env, args.server, args.workers, on_read)
     try:
         return asyncio.run(_load(port, tokens, args.clients, args.seconds))
     finally:
@@ -571,7 +602,13 @@ def main() -> None:
     parser.add_argument("--follows", type=int, default=2_000_000)
     parser.add_argument("--posts", type=int, default=5_000_000)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "uvicorn"],
+        default="gunicorn",
+        help="gunicorn sync workers (WSGI, as kindwave serve) or uvicorn (ASGI)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rebuild", action="store_true")
@@ -594,7 +631,7 @@ def main() -> None:
 
     tokens = (WORK_DIR.path / "tokens.txt").read_text().split()
     say(f"database: {connection.vendor}; {len(tokens):,} active accounts with a token; "
-        f"uvicorn {args.workers} worker(s) and {args.clients} clients on {os.cpu_count()} "
+        f"{args.server} {args.workers} worker(s) and {args.clients} clients on {os.cpu_count()} "
         "cores (shared)")  # fmt: skip
     load = os.getloadavg()[0]
     if load > 0.5:

@@ -104,16 +104,25 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60)}
+#: SQLite's page cache per connection (KiB) and memory map (bytes); see below.
+SQLITE_CACHE_KIB = 64 * 1024
+SQLITE_MMAP_BYTES = 1024**3
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets readers carry on while a job writes; IMMEDIATE avoids the
     # "database is locked" upgrade deadlock when two writers start together.
+    # Each connection keeps up to 64 MiB of pages decoded (SQLite's default is 2 MiB,
+    # far less than a home timeline's index) and reads the file through a memory map
+    # of up to 1 GiB shared by every process (no copy per read); temporary B-trees of
+    # sorts and unions stay in memory. docs/community.md, "Home timelines", has the
+    # figures.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-        "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+        "PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; "
+        f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}; PRAGMA mmap_size={SQLITE_MMAP_BYTES}; "
+        "PRAGMA temp_store=MEMORY;",
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -321,7 +321,9 @@ class TimelineEntry(models.Model):
     """One post in one account's home timeline (fan-out on write). ``status_id`` orders the
     timeline; a reblog's entry points at the reblog status."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (account, status) index below serves every lookup by
+    # account, and a third index would be one more random write per fan-out delivery.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.ForeignKey(Status, on_delete=models.CASCADE, related_name="+")
 
     class Meta:

@@ -101,7 +101,12 @@ def _caller(request: HttpRequest, *, scope: str | None, user_required: bool) -> 
         if user_required:
             raise MastodonError(422, "This method requires an authenticated user")
         return Caller(token, None, None)
-    return Caller(token, user, account_for_user(user))
+    try:
+        # Loaded with the token by access_token_for: no query.
+        account = user.community_account
+    except Account.DoesNotExist:
+        account = account_for_user(user)  # a first call: created now
+    return Caller(token, user, account)
 
 
 # -- helpers shared with the social endpoints --------------------------------------------

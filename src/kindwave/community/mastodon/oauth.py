@@ -352,8 +352,9 @@ def access_token_for(request: HttpRequest) -> AccessToken | None:
     if kind.lower() != "bearer" or not value.strip():
         raise MastodonError(401, "The access token is invalid")
     checksum = hashlib.sha256(value.strip().encode()).hexdigest()
+    # The caller's community account comes in the same query (the API needs it next).
     found = (
-        AccessToken.objects.select_related("user", "application")
+        AccessToken.objects.select_related("user__community_account", "application")
         .filter(token_checksum=checksum)
         .first()
     )
