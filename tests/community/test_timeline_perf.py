@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Prefetch
 from PIL import Image
 
 from kindwave.accounts import services as accounts
 from kindwave.causes.models import Cause
 from kindwave.community import selectors
-from kindwave.community.models import Account, Status, Tag, Visibility
+from kindwave.community.models import Account, MediaAttachment, Status, Tag, Visibility
 from kindwave.community.services import follows, posts
 from kindwave.community.services import media as media_service
 from kindwave.community.services.accounts import ensure_account
@@ -52,10 +53,12 @@ def _reference(ids: list[int]) -> dict[int, Status]:
             "reblog_of__donate_project",
         )
         .prefetch_related(
-            "media",
+            # Media have no model order: upload order (pk), as the loader and Mastodon show
+            # them — unordered, PostgreSQL may return them either way.
+            Prefetch("media", queryset=MediaAttachment.objects.order_by("pk")),
             "tags",
             "mentions",
-            "reblog_of__media",
+            Prefetch("reblog_of__media", queryset=MediaAttachment.objects.order_by("pk")),
             "reblog_of__tags",
             "reblog_of__mentions",
         )
