@@ -104,6 +104,9 @@ class Config:
     # Mastodon), and how many /oauth/token requests one client address may make a minute.
     oauth_token_days: int = 0
     oauth_token_rate_per_minute: int = 30
+    # Where home timelines live (docs/community.md, "Home timelines in Redis"): a
+    # redis:// (rediss://, unix://) URL; empty: in the database.
+    redis_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -178,6 +181,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             f"KINDWAVE_CARD_PROVIDER_URL={card_provider_url!r}: must be https:// "
             "(plain http only to 127.0.0.1 or localhost)"
         )
+    redis_url = env.get("KINDWAVE_REDIS_URL", "").strip()
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"KINDWAVE_REDIS_URL={redis_url!r}: expected a redis://, rediss:// or unix:// URL"
+        )
     return Config(
         debug=debug,
         secret_key=secret_key,
@@ -205,6 +213,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         pledge_base=pledge_base,
         pledge_rule=pledge_rule,
         card_provider_url=card_provider_url,
+        redis_url=redis_url,
         card_provider_key=env.get("KINDWAVE_CARD_PROVIDER_KEY", ""),
         trusted_proxy_hops=_int(env, "KINDWAVE_TRUSTED_PROXY_HOPS", 0),
         oauth_token_days=_int(env, "KINDWAVE_OAUTH_TOKEN_DAYS", 0),

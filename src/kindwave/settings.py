@@ -29,6 +29,8 @@ SITE_URL = CONFIG.site_url
 HOST_NETWORK_PLMN = CONFIG.host_network_plmn
 # Reverse proxies in front of the app (X-Forwarded-For), for per-client rate limits.
 TRUSTED_PROXY_HOPS = CONFIG.trusted_proxy_hops
+# Home timelines in Redis when set, in the database when empty (docs/community.md).
+KINDWAVE_REDIS_URL = CONFIG.redis_url
 # Billing rules (docs/billing-rules.md); each KINDWAVE_* variable is read in config.py.
 BILLING = {
     "PAYMENT_TERMS_DAYS": CONFIG.payment_terms_days,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from kindwave.community.models import (
@@ -37,7 +37,6 @@ from kindwave.community.models import (
     ProjectFollow,
     Status,
     Tag,
-    TimelineEntry,
     Visibility,
 )
 from kindwave.community.services import timelines
@@ -334,16 +333,6 @@ def home_on_read(account: Account) -> QuerySet[Status]:
     )
 
 
-def _stored_floor(account: Account) -> int | None:
-    """The oldest post kept in ``account``'s home if the home is full (it holds
-    ``HOME_CAP`` entries or more, so older ones may have been trimmed); ``None`` when the
-    stored home is the whole home."""
-    kept = TimelineEntry.objects.filter(account=account).aggregate(
-        oldest=Min("status_id"), count=Count("id")
-    )
-    return kept["oldest"] if kept["count"] >= timelines.HOME_CAP else None
-
-
 def home(
     account: Account,
     *,
@@ -353,23 +342,16 @@ def home(
     limit: int = DEFAULT_LIMIT,
 ) -> list[Status]:
     """``account``'s home timeline: its own posts and those of the accounts it follows
-    (fanned out on write), newest first, without the accounts it mutes. A page reaching
-    below the oldest kept entry of a full home is completed by :func:`home_on_read`, so
-    trimming a home to its cap loses nothing."""
+    (fanned out on write into the configured store, the database or Redis), newest first,
+    without the accounts it mutes. A page reaching below the oldest kept entry of a full
+    home is completed by :func:`home_on_read`, so capping a home loses nothing."""
     limit = max(1, min(limit, MAX_LIMIT))
-    muted = _muted(account)
-    entries = (
-        TimelineEntry.objects.filter(account=account)
-        .exclude(status__account_id__in=muted)
-        .exclude(status__reblog_of__account_id__in=muted)
-    )
-    ids = _ids_page(
-        entries, "status_id", max_id=max_id, since_id=since_id, min_id=min_id, limit=limit
-    )
+    store = timelines.store()
+    ids = store.page(account, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
     # A full page newest first never needs older posts; oldest first (min_id) it does
     # when min_id lies below the kept entries.
     if min_id is not None or len(ids) < limit:
-        floor = _stored_floor(account)
+        floor = store.floor(account, timelines.HOME_CAP)
         lower = max(x for x in (since_id, min_id, 0) if x is not None)
         if floor is not None and lower < floor - 1:
             older = _ids_page(

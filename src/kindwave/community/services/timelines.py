@@ -10,6 +10,11 @@ Each home keeps its newest :data:`HOME_CAP` entries, as Mastodon does: :func:`tr
 so the fan-out itself never pays for trimming. Reading past the kept entries falls back to
 a fan-out-on-read query (:func:`kindwave.community.selectors.home`), so an old page is
 still complete; between two trims a home may hold more, which changes no read.
+
+With ``KINDWAVE_REDIS_URL`` set the homes live in Redis instead
+(:mod:`kindwave.community.services.timeline_store`): the receivers are computed by a
+``SELECT`` in the posting transaction and written once it commits, each home capped as it
+is written; :func:`trim_homes` then has nothing to trim.
 """
 
 from __future__ import annotations
@@ -17,11 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from kindwave.community.models import (
     Account,
-    Block,
     Follow,
     Project,
     ProjectFollow,
@@ -29,37 +32,16 @@ from kindwave.community.models import (
     TimelineEntry,
     Visibility,
 )
+from kindwave.community.services import timeline_store
 
 _ENTRY = TimelineEntry._meta.db_table
 _FOLLOW = Follow._meta.db_table
-_BLOCK = Block._meta.db_table
 _PROJECT_FOLLOW = ProjectFollow._meta.db_table
 
 #: Entries kept in each home timeline (Mastodon keeps 800).
 HOME_CAP = 800
 #: Accounts whose homes one statement of :func:`trim_homes` trims.
 TRIM_BATCH = 2_000
-
-
-def _deliver_from(
-    status: Status, table: str, column: str, value: int, unless_blocked_by: Iterable[int]
-) -> int:
-    """Entries for ``status`` in the homes of the ``account_id`` of the rows of ``table``
-    whose ``column`` is ``value`` (an account's followers, a project's followers), leaving
-    out anyone who blocks, or is blocked by, one of the accounts ``unless_blocked_by``."""
-    authors = sorted(set(unless_blocked_by))
-    marks = ", ".join(["%s"] * len(authors))
-    sql = (
-        f"INSERT INTO {_ENTRY} (account_id, status_id) "  # noqa: S608 - names are ours
-        f"SELECT f.account_id, %s FROM {table} f WHERE f.{column} = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {_BLOCK} b WHERE "
-        f"(b.account_id = f.account_id AND b.target_id IN ({marks})) "
-        f"OR (b.target_id = f.account_id AND b.account_id IN ({marks}))) "
-        "ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [status.pk, value, *authors, *authors])
-        return max(cursor.rowcount, 0)
 
 
 def speaks_for(account: Account, project: Project) -> bool:
@@ -70,70 +52,72 @@ def speaks_for(account: Account, project: Project) -> bool:
     )
 
 
-def _deliver_to(status: Status, accounts: Iterable[Account], authors: Iterable[int]) -> None:
-    author_ids = list(authors)
-    ids = {account.pk for account in accounts}
-    if not ids:
-        return
-    blocked = set(
-        Block.objects.filter(account_id__in=ids, target_id__in=author_ids).values_list(
-            "account_id", flat=True
-        )
-    ) | set(
-        Block.objects.filter(account_id__in=author_ids, target_id__in=ids).values_list(
-            "target_id", flat=True
-        )
-    )
-    TimelineEntry.objects.bulk_create(
-        [TimelineEntry(account_id=pk, status=status) for pk in ids - blocked],
-        ignore_conflicts=True,
+def store() -> timeline_store.TimelineStore:
+    """The configured home-timeline store (the database, or Redis with
+    ``KINDWAVE_REDIS_URL``)."""
+    from kindwave.community import selectors  # selectors imports this module
+
+    def rebuild(account: Account) -> list[int]:
+        newest = selectors.home_on_read(account).order_by("-id").values_list("id", flat=True)
+        return list(newest[:HOME_CAP])
+
+    return timeline_store.current(cap=lambda: HOME_CAP, rebuild=rebuild)
+
+
+def delivery(status: Status, mentioned: Iterable[Account] = ()) -> timeline_store.Delivery:
+    """Who receives ``status`` in their home: its author; the author's followers (public,
+    unlisted and followers-only posts, reblogs); the accounts it mentions (mentioned-only
+    posts); and for a public or unlisted update of a project by the account that speaks
+    for it, the project's followers. Blocks either way with the author (or the reblogged
+    post's author) leave one out."""
+    authors = [status.account_id]
+    if status.reblog_of is not None:
+        authors.append(status.reblog_of.account_id)
+    direct = {status.account_id}
+    sources: list[tuple[str, str, int]] = []
+    if status.visibility == Visibility.DIRECT:
+        direct |= {account.pk for account in mentioned}
+    else:
+        sources.append((_FOLLOW, "target_id", status.account_id))
+        project = status.donate_project
+        if (
+            project is not None
+            and status.reblog_of is None
+            and status.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
+            and speaks_for(status.account, project)
+        ):
+            sources.append((_PROJECT_FOLLOW, "project_id", project.pk))
+    return timeline_store.Delivery(
+        status_id=status.pk,
+        authors=tuple(sorted(set(authors))),
+        direct=frozenset(direct),
+        sources=tuple(sources),
     )
 
 
 def fan_out(status: Status, mentioned: Iterable[Account] = ()) -> None:
-    """Deliver a new post or reblog to the homes of those who should see it there: its
-    author; the author's followers (public, unlisted and followers-only posts, reblogs);
-    the accounts it mentions (mentioned-only posts); and for a public or unlisted update
-    of a project by the account that speaks for it, the project's followers. Blocks either
-    way are respected."""
-    authors = [status.account_id]
-    if status.reblog_of is not None:
-        authors.append(status.reblog_of.account_id)
-    TimelineEntry.objects.get_or_create(account_id=status.account_id, status=status)
-    if status.visibility == Visibility.DIRECT:
-        _deliver_to(status, mentioned, authors)
-        return
-    _deliver_from(status, _FOLLOW, "target_id", status.account_id, authors)
-    project = status.donate_project
-    if (
-        project is not None
-        and status.reblog_of is None
-        and status.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
-        and speaks_for(status.account, project)
-    ):
-        _deliver_from(status, _PROJECT_FOLLOW, "project_id", project.pk, authors)
+    """Deliver a new post or reblog to the homes of those who should see it there (see
+    :func:`delivery`). Called in the posting transaction: the database store writes in it,
+    the Redis store once it commits."""
+    store().deliver(delivery(status, mentioned))
 
 
 def withdraw_status(status: Status) -> None:
     """Remove ``status`` from every home timeline."""
-    TimelineEntry.objects.filter(status=status).delete()
+    store().withdraw(delivery(status, status.mentions.all()))
 
 
 def backfill(account: Account, visible: Iterable[int]) -> None:
     """Put ``visible`` (ids of posts ``account`` may see: a newly followed account's
     recent ones) into ``account``'s home."""
-    TimelineEntry.objects.bulk_create(
-        [TimelineEntry(account=account, status_id=pk) for pk in visible], ignore_conflicts=True
-    )
+    store().backfill(account, list(visible))
 
 
 def withdraw_account(account: Account, target: Account, *, reblogs_of_too: bool = False) -> None:
     """Remove ``target``'s posts and reblogs from ``account``'s home (unfollow), and with
-    ``reblogs_of_too`` others' reblogs of ``target``'s posts as well (block)."""
-    gone = Q(status__account=target)
-    if reblogs_of_too:
-        gone |= Q(status__reblog_of__account=target)
-    TimelineEntry.objects.filter(gone, account=account).delete()
+    ``reblogs_of_too`` others' reblogs of ``target``'s posts as well (block). The Redis
+    store drops the home instead, rebuilt from the posts on its next read."""
+    store().withdraw_account(account, target, reblogs_of_too=reblogs_of_too)
 
 
 def trim_homes(
