@@ -304,13 +304,12 @@ def _muted(account: Account) -> QuerySet[Mute, Any]:
     return Mute.objects.filter(account=account).values("target_id")
 
 
-def home_on_read(account: Account) -> QuerySet[Status]:
-    """``account``'s home computed when read (fan-out on read): what the fan-out on write
-    would have delivered — its own posts, those of the accounts it follows, the
-    mentioned-only posts that mention it, the updates of the projects it follows — as far
-    as ``account`` may see them, without the accounts it mutes. Serves the pages past the
-    kept entries of a home."""
-    muted = _muted(account)
+def home_deliveries(account: Account) -> QuerySet[Status]:
+    """What the fan-out on write delivers to ``account``'s home, computed from the posts:
+    its own posts, those of the accounts it follows, the mentioned-only posts that mention
+    it, the updates of the projects it follows — as far as ``account`` may see them. Mutes
+    are not applied (they are applied when a home is read), so a home rebuilt from this
+    shows a muted account's posts again once unmuted, as a fanned-out one does."""
     following = Follow.objects.filter(account=account).values("target_id")
     projects = ProjectFollow.objects.filter(account=account).values("project_id")
     mentioning = Status.mentions.through.objects.filter(account_id=account.pk).values("status_id")
@@ -320,14 +319,20 @@ def home_on_read(account: Account) -> QuerySet[Status]:
         Q(account_id=F("donate_project__owner_id"))
         | Q(account__cause_id=F("donate_project__cause_id"))
     )
+    return visible_statuses(account).filter(
+        Q(account=account)
+        | Q(account_id__in=following) & ~Q(visibility=Visibility.DIRECT)
+        | Q(visibility=Visibility.DIRECT, pk__in=mentioning)
+        | project_update
+    )
+
+
+def home_on_read(account: Account) -> QuerySet[Status]:
+    """``account``'s home computed when read (fan-out on read): :func:`home_deliveries`
+    without the accounts it mutes. Serves the pages past the kept entries of a home."""
+    muted = _muted(account)
     return (
-        visible_statuses(account)
-        .filter(
-            Q(account=account)
-            | Q(account_id__in=following) & ~Q(visibility=Visibility.DIRECT)
-            | Q(visibility=Visibility.DIRECT, pk__in=mentioning)
-            | project_update
-        )
+        home_deliveries(account)
         .exclude(account_id__in=muted)
         .exclude(reblog_of__account_id__in=muted)
     )

@@ -9,7 +9,7 @@ behaviour checks against a real redis-server.
 In Redis a home is ``kindwave:home:<account_id>``, member and score the status id, plus a
 marker member ``0`` (score 0) that says "this home was built": a home without its key
 (a new account, a flushed or lost Redis, a home dropped after an unfollow or a block) is
-rebuilt from the posts on its next read (:func:`kindwave.community.selectors.home_on_read`),
+rebuilt from the posts on its next read (:func:`kindwave.community.selectors.home_deliveries`),
 and deliveries skip it until then, so a half-built home is never read as whole. Redis is
 never the only copy of anything: the posts are.
 """
@@ -249,13 +249,21 @@ class RedisStore:
         transaction.on_commit(lambda: self.redis.delete(home_key(account.pk)))
 
     def build(self, account: Account) -> None:
-        """Rebuild ``account``'s home from the posts: its newest ``cap`` deliveries."""
-        ids = self._rebuild(account)
+        """Rebuild ``account``'s home from the posts: its newest ``cap`` deliveries.
+
+        The marker goes in first, so that a post committed while the posts are read is
+        delivered to the home rather than skipped (the two meet in a set: no duplicate);
+        a reader at that very moment may see the home still filling. If reading the posts
+        fails, the home is dropped again so that the next read starts afresh."""
         key = home_key(account.pk)
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.zadd(key, {str(pk): pk for pk in [BUILT, *ids]})
-            pipe.execute()
+        self.redis.zadd(key, {str(BUILT): BUILT})
+        try:
+            ids = self._rebuild(account)
+        except BaseException:
+            self.redis.delete(key)
+            raise
+        if ids:
+            self._add(keys=[key], args=[self._cap(), *ids])
 
     def page(
         self,

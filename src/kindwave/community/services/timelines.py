@@ -58,7 +58,7 @@ def store() -> timeline_store.TimelineStore:
     from kindwave.community import selectors  # selectors imports this module
 
     def rebuild(account: Account) -> list[int]:
-        newest = selectors.home_on_read(account).order_by("-id").values_list("id", flat=True)
+        newest = selectors.home_deliveries(account).order_by("-id").values_list("id", flat=True)
         return list(newest[:HOME_CAP])
 
     return timeline_store.current(cap=lambda: HOME_CAP, rebuild=rebuild)
