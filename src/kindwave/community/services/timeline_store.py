@@ -183,14 +183,22 @@ class DatabaseStore:
 #: The member that marks a built home (its score, 0, is below every status id).
 BUILT = 0
 
-# Add ARGV[2:] to the home KEYS[1] if it was built, keeping the marker and the newest
-# ARGV[1] posts: one round trip per home, however many posts.
+# Add ARGV[2:] to each home of KEYS that was built, keeping its marker and its newest
+# ARGV[1] posts: one command for a batch of homes, however many posts.
 _ADD_IF_BUILT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i]) end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
-return 1
+local cap = tonumber(ARGV[1])
+local added = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    for i = 2, #ARGV do redis.call('ZADD', key, ARGV[i], ARGV[i]) end
+    redis.call('ZREMRANGEBYRANK', key, 1, -(cap + 1))
+    added = added + 1
+  end
+end
+return added
 """
+#: Homes written by one call of the script.
+BATCH = 1_000
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -219,9 +227,10 @@ class RedisStore:
 
     def _add_to(self, account_ids: Iterable[int], status_ids: Sequence[int]) -> None:
         cap = self._cap()
+        keys = [home_key(pk) for pk in account_ids]
         with self.redis.pipeline(transaction=False) as pipe:
-            for pk in account_ids:
-                self._add(keys=[home_key(pk)], args=[cap, *status_ids], client=pipe)
+            for start in range(0, len(keys), BATCH):
+                self._add(keys=keys[start : start + BATCH], args=[cap, *status_ids], client=pipe)
             pipe.execute()
 
     def deliver(self, delivery: Delivery) -> None:
