@@ -4,6 +4,7 @@ the fan-out of one post by a cause with 50k followers.
     .venv/bin/python benchmarks/timeline.py [--accounts 100000] [--follows 2000000]
         [--posts 5000000] [--database sqlite|postgres] [--server gunicorn|uvicorn]
         [--workers 2] [--clients 16] [--seconds 15] [--rebuild] [--profile 200]
+        [--redis redis://127.0.0.1:6379/0]
 
 The data set (not timed; built once with bulk SQL and reused — ``var/bench-timeline/``
 for SQLite, ``--rebuild`` to start again; ``postgres`` uses the database ``DATABASE_URL``
@@ -31,9 +32,11 @@ Timed, in one run:
    ``INSERT … SELECT`` included): deliveries/s; then ``trim_homes`` bringing those homes
    back to the cap.
 
-``--profile N`` also runs N home requests in this process under cProfile and prints where
-the time goes. Targets of issue 5: ≥ 1,000 requests/s with p99 ≤ 40 ms; fan-out ≥ 100k
-deliveries/s.
+``--redis URL`` also times 3. with the homes in that Redis (``KINDWAVE_REDIS_URL``; the
+receiving homes are marked built first and deleted after; the HTTP reads stay on the
+database store). ``--profile N`` also runs N home requests in this process under
+cProfile and prints where the time goes. Targets of issue 5: ≥ 1,000 requests/s with
+p99 ≤ 40 ms; fan-out ≥ 100k deliveries/s.
 """
 
 from __future__ import annotations
@@ -539,28 +542,61 @@ def serve_and_load(
 # -- fan-out and profile --------------------------------------------------------------------
 
 
-def fan_out_once() -> tuple[int, float, int, float]:
+def fan_out_once(redis_url: str = "") -> tuple[int, float, int, float]:
     """(deliveries, seconds) of one post by the most followed cause through the posting
     service, commit included; then (entries removed, seconds) of ``trim_homes`` bringing
     the homes back to the cap, rolled back. The post is removed afterwards, so the data
-    set is as it was and can be reused."""
+    set is as it was and can be reused.
+
+    With ``redis_url``, the homes are in that Redis instead (this process only): every
+    receiving home is first marked built (empty; a home not built is skipped by the
+    fan-out and rebuilt when read), the post's receivers are selected in the posting
+    transaction and written by one pipelined batch after commit (both timed), and the
+    homes are deleted afterwards; there is nothing to trim."""
+    from django.conf import settings
     from django.db import transaction
 
-    from kindwave.community.models import Account, Status, TimelineEntry
+    from kindwave.community.models import Account, Follow, Status, TimelineEntry
     from kindwave.community.services import posts, timelines
+    from kindwave.community.services.timeline_store import BUILT, home_key
 
     cause = Account.objects.filter(kind=Account.Kind.CAUSE).order_by("-followers_count")[0]
     text = "Fan-out benchmark: one post to every follower."
+    homes: list[str] = []
+    if redis_url:
+        import redis
+
+        settings.KINDWAVE_REDIS_URL = redis_url
+        client = redis.Redis.from_url(redis_url)
+        readers = [
+            cause.pk,
+            *Follow.objects.filter(target=cause).values_list("account_id", flat=True),
+        ]
+        homes = [home_key(pk) for pk in readers]
+        with client.pipeline(transaction=False) as pipe:
+            for key in homes:
+                pipe.delete(key)
+                pipe.zadd(key, {str(BUILT): BUILT})
+            pipe.execute()
     began = time.perf_counter()
     status = posts.post(cause, text, visibility="public")
     seconds = time.perf_counter() - began
-    deliveries = TimelineEntry.objects.filter(status=status).count()
-    with transaction.atomic():
-        began = time.perf_counter()
-        removed = timelines.trim_homes()
-        trim_seconds = time.perf_counter() - began
-        transaction.set_rollback(True)
-    TimelineEntry.objects.filter(status=status).delete()
+    removed, trim_seconds = 0, 0.0
+    if redis_url:
+        with client.pipeline(transaction=False) as pipe:
+            for key in homes:
+                pipe.zscore(key, status.pk)
+            deliveries = sum(score is not None for score in pipe.execute())
+        client.delete(*homes)
+        settings.KINDWAVE_REDIS_URL = ""
+    else:
+        deliveries = TimelineEntry.objects.filter(status=status).count()
+        with transaction.atomic():
+            began = time.perf_counter()
+            removed = timelines.trim_homes()
+            trim_seconds = time.perf_counter() - began
+            transaction.set_rollback(True)
+        TimelineEntry.objects.filter(status=status).delete()
     Status.objects.filter(pk=status.pk).delete()
     Account.objects.filter(pk=cause.pk).update(
         statuses_count=cause.statuses_count, last_status_at=cause.last_status_at
@@ -613,6 +649,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--redis",
+        default="",
+        metavar="URL",
+        help="also time the fan-out into home timelines in this Redis (redis://…)",
+    )
     args = parser.parse_args()
     if args.accounts < 1_000:
         parser.error("--accounts: at least 1,000")
@@ -649,6 +691,11 @@ def main() -> None:
     say(f"fan-out: one post by the most followed cause to {deliveries:,} homes in "
         f"{seconds * 1000:.0f} ms: {deliveries / seconds:,.0f} deliveries/s; then "
         f"trim_homes (all homes): {removed:,} entries removed in {trim_seconds:.1f} s")  # fmt: skip
+    if args.redis:
+        to_redis, redis_seconds, _, _ = fan_out_once(args.redis)
+        say(f"fan-out into Redis: the same post to {to_redis:,} homes in "
+            f"{redis_seconds * 1000:.0f} ms, commit and the pipelined write after it "
+            f"included: {to_redis / redis_seconds:,.0f} deliveries/s")  # fmt: skip
     if args.profile:
         profile(tokens, args.profile)
     met = stored.rps >= TARGET_RPS and stored.p99_ms <= TARGET_P99_MS
