@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what CI needs beyond the virtualenv: a PostgreSQL 15 server of our own
-# and Debian's Chromium (with the fonts and libraries Chromium and WeasyPrint render with).
+# and Debian's Chromium (with the fonts and libraries Chromium and WeasyPrint render with);
+# install redis-server, which the tests start themselves.
 #
 # Idempotent: run it as often as you like. It installs only what is missing, reuses a
 # cluster that an earlier run created (re-initialising one that is half-made or from an
@@ -45,8 +46,10 @@ as_root() {
 # gettext: xgettext, for the test that no UI string is missing from the French catalogue;
 # openjdk-17-jre-headless: the Java that PySpark (the rating engine's second backend) runs on.
 # poppler-utils: pdftotext, for the tests that read what an invoice PDF says.
+# redis-server: the binary the Redis home-timeline tests start on a port of their own
+# (tests/community/test_redis_store.py); this script never starts or uses its service.
 PACKAGES=(postgresql poppler-utils chromium fonts-dejavu-core gettext openjdk-17-jre-headless libpango-1.0-0 libpangoft2-1.0-0
-          libharfbuzz-subset0)
+          libharfbuzz-subset0 redis-server)
 missing=()
 for package in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
