@@ -254,6 +254,25 @@ class TestChanges:
 
         assert stored(redis_home, bob_account) == [kept.pk]
 
+    def test_a_stale_entry_is_never_shown(
+        self,
+        redis_home: redis.Redis,
+        alice_account: Account,
+        bob_account: Account,
+        charlie_account: Account,
+    ) -> None:
+        # Given entries Redis kept after the database changed (a write after commit that
+        # failed): charlie's home holds alice's followers-only post and a deleted one,
+        build(charlie_account)
+        friends = posts.post(alice_account, "friends", visibility=Visibility.PRIVATE)
+        gone = posts.post(bob_account, "gone", visibility=Visibility.PUBLIC)
+        posts.delete_status(bob_account, gone)
+        redis_home.zadd(home_key(charlie_account.pk), {str(friends.pk): friends.pk})
+        redis_home.zadd(home_key(charlie_account.pk), {str(gone.pk): gone.pk})
+
+        # then his home never shows them: the database decides on every read.
+        assert selectors.home(charlie_account) == []
+
     def test_unfollow_and_block_drop_the_home_rebuilt_without_them(
         self,
         redis_home: redis.Redis,

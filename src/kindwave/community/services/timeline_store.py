@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min, Q
 
-from kindwave.community.models import Account, Block, Mute, Status, TimelineEntry
+from kindwave.community.models import Account, Block, Mute, TimelineEntry
 
 _ENTRY = TimelineEntry._meta.db_table
 _BLOCK = Block._meta.db_table
@@ -235,7 +235,7 @@ class RedisStore:
 
     def deliver(self, delivery: Delivery) -> None:
         receivers = delivery.receivers()
-        transaction.on_commit(lambda: self._add_to(receivers, [delivery.status_id]))
+        transaction.on_commit(lambda: self._add_to(receivers, [delivery.status_id]), robust=True)
 
     def withdraw(self, delivery: Delivery) -> None:
         receivers = delivery.receivers()
@@ -246,16 +246,16 @@ class RedisStore:
                     pipe.zrem(home_key(pk), delivery.status_id)
                 pipe.execute()
 
-        transaction.on_commit(remove)
+        transaction.on_commit(remove, robust=True)
 
     def backfill(self, account: Account, visible: Sequence[int]) -> None:
         if visible:
             ids = list(visible)
-            transaction.on_commit(lambda: self._add_to([account.pk], ids))
+            transaction.on_commit(lambda: self._add_to([account.pk], ids), robust=True)
 
     def withdraw_account(self, account: Account, target: Account, *, reblogs_of_too: bool) -> None:
         # The simplest correct rule: drop the home, rebuilt from the posts when next read.
-        transaction.on_commit(lambda: self.redis.delete(home_key(account.pk)))
+        transaction.on_commit(lambda: self.redis.delete(home_key(account.pk)), robust=True)
 
     def build(self, account: Account) -> None:
         """Rebuild ``account``'s home from the posts: its newest ``cap`` deliveries.
@@ -304,7 +304,7 @@ class RedisStore:
                 low = f"({ids[-1]}"
             else:
                 high = f"({ids[-1]}"
-            found += _unmuted(ids, muted) if muted else ids
+            found += _shown(account, ids, muted)
         return sorted(found, reverse=True)
 
     def floor(self, account: Account, cap: int) -> int | None:
@@ -317,13 +317,20 @@ class RedisStore:
         return int(oldest[0]) if count - 1 >= cap and oldest else None
 
 
-def _unmuted(ids: list[int], muted: set[int]) -> list[int]:
-    """``ids`` in order, without the posts (and reblogs of posts) of ``muted`` accounts."""
+def _shown(account: Account, ids: list[int], muted: set[int]) -> list[int]:
+    """``ids`` in order, kept only if ``account`` may still see them (the one visibility
+    rule, ``selectors.visible_statuses``) and not by (or a reblog of) a muted account.
+
+    Redis is written after the commit, so an entry can outlive what it reflects — a write
+    after a delete, an unfollow or a block that failed (Redis down) — and the database
+    decides again on every read: a stale entry is skipped, never shown."""
+    from kindwave.community.selectors import visible_statuses  # a cycle at import time
+
     authors = {
         pk: (author, reblogged)
-        for pk, author, reblogged in Status.objects.filter(pk__in=ids).values_list(
-            "pk", "account_id", "reblog_of__account_id"
-        )
+        for pk, author, reblogged in visible_statuses(account)
+        .filter(pk__in=ids)
+        .values_list("pk", "account_id", "reblog_of__account_id")
     }
     return [
         pk
