@@ -153,19 +153,20 @@ class TestReadingPastTheCap:
             twelve[10],
         ]
 
-    def test_a_home_under_the_cap_is_read_from_its_entries_alone(
-        self, cap: int, twelve: list[int], bob_account: Account, monkeypatch: pytest.MonkeyPatch
+    def test_a_delete_in_a_trimmed_home_hides_no_older_post(
+        self, cap: int, twelve: list[int], alice_account: Account, bob_account: Account
     ) -> None:
-        # Three entries left (posts withdrawn, say): the home was never cut, so its end
-        # is the end of the home and nothing older is looked for.
-        TimelineEntry.objects.filter(account=bob_account, status_id__lt=twelve[9]).delete()
+        # Given a home trimmed to the cap, whose newest post is then deleted (the home now
+        # holds fewer than the cap, and older posts were trimmed away) after it was read
+        # once (so that a store that builds homes on first read has built it),
+        timelines.trim_homes()
+        selectors.home(bob_account)
+        newest = Status.objects.get(pk=twelve[-1])
+        posts.delete_status(alice_account, newest)
 
-        def fail(account: Account) -> None:
-            raise AssertionError("no fan-out on read under the cap")
-
-        monkeypatch.setattr(selectors, "home_on_read", fail)
-
-        assert ids(selectors.home(bob_account, limit=40)) == twelve[:8:-1]
+        # then paging still reaches every older post, both ways.
+        assert walk(bob_account, 3) == twelve[-2::-1]
+        assert walk_up(bob_account, 3) == twelve[-2::-1]
 
 
 def authors(status_ids: list[int]) -> set[int]:

@@ -348,7 +348,7 @@ def home(
 ) -> list[Status]:
     """``account``'s home timeline: its own posts and those of the accounts it follows
     (fanned out on write into the configured store, the database or Redis), newest first,
-    without the accounts it mutes. A page reaching below the oldest kept entry of a full
+    without the accounts it mutes. A page reaching below the oldest kept entry of a
     home is completed by :func:`home_on_read`, so capping a home loses nothing."""
     limit = max(1, min(limit, MAX_LIMIT))
     store = timelines.store()

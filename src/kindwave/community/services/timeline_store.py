@@ -109,7 +109,9 @@ class TimelineStore(Protocol):
         """One page of the kept home's status ids, newest first, without muted accounts."""
 
     def floor(self, account: Account, cap: int) -> int | None:
-        """The oldest kept post of a full home (``cap`` or more kept), else ``None``."""
+        """The oldest kept post of a home that holds any, else ``None``: a page that runs
+        past it continues from the posts. (Not only for a full home: a delete lowers a full
+        home under the cap while older posts were trimmed, and they must stay reachable.)"""
 
 
 class DatabaseStore:
@@ -177,7 +179,7 @@ class DatabaseStore:
         kept = TimelineEntry.objects.filter(account=account).aggregate(
             oldest=Min("status_id"), count=Count("id")
         )
-        return kept["oldest"] if kept["count"] >= cap else None
+        return kept["oldest"] if kept["count"] else None
 
 
 #: The member that marks a built home (its score, 0, is below every status id).
@@ -314,7 +316,7 @@ class RedisStore:
             pipe.zrange(key, 1, 1)
             count, oldest = pipe.execute()
         # The marker is not a post.
-        return int(oldest[0]) if count - 1 >= cap and oldest else None
+        return int(oldest[0]) if count > 1 and oldest else None
 
 
 def _shown(account: Account, ids: list[int], muted: set[int]) -> list[int]:
