@@ -184,7 +184,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     redis_url = env.get("KINDWAVE_REDIS_URL", "").strip()
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
-            f"KINDWAVE_REDIS_URL={redis_url!r}: expected a redis://, rediss:// or unix:// URL"
+            "KINDWAVE_REDIS_URL: expected a redis://, rediss:// or unix:// URL (the value is "
+            "not repeated: it may hold a password)"
         )
     return Config(
         debug=debug,

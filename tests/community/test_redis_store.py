@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -23,7 +23,7 @@ from django.db import transaction
 from kindwave.community import selectors
 from kindwave.community.models import Account, Status, TimelineEntry, Visibility
 from kindwave.community.services import follows, posts, timelines
-from kindwave.community.services.timeline_store import RedisStore, home_key
+from kindwave.community.services.timeline_store import BUILD_SECONDS, RedisStore, home_key
 from kindwave.config import ConfigError, load_config
 from tests.community import test_follows, test_posts, test_timeline_store, test_timelines
 from tests.community.test_timeline_store import busy, cap, twelve, walk, walk_up
@@ -322,6 +322,46 @@ class TestRebuild:
             selectors.home_on_read(busy).order_by("-id").values_list("id", flat=True)
         )
 
+    def test_a_home_being_built_expires_until_it_is_filled(
+        self,
+        redis_home: redis.Redis,
+        busy: Account,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # While the posts are read the key would vanish if the worker died (no home left
+        # looking built but empty); once filled, it is kept.
+        store = timelines.store()
+        assert isinstance(store, RedisStore)
+        key = home_key(busy.pk)
+        rebuild = store._rebuild
+        seen: list[int] = []
+
+        def watched(account: Account) -> list[int]:
+            seen.append(cast("int", redis_home.ttl(key)))
+            return rebuild(account)
+
+        monkeypatch.setattr(store, "_rebuild", watched)
+        store.build(busy)
+
+        assert 0 < seen[0] <= BUILD_SECONDS
+        assert redis_home.ttl(key) == -1  # no expiry: built
+        assert stored(redis_home, busy)
+
+    def test_a_build_that_fails_leaves_no_home(
+        self, redis_home: redis.Redis, busy: Account, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store = timelines.store()
+        assert isinstance(store, RedisStore)
+
+        def broken(**kwargs: Any) -> None:
+            raise redis.ConnectionError("lost")
+
+        monkeypatch.setattr(store, "_add", broken)
+        with pytest.raises(redis.ConnectionError):
+            store.build(busy)
+
+        assert not redis_home.exists(home_key(busy.pk))
+
     def test_the_store_in_use_is_redis(self) -> None:
         assert isinstance(timelines.store(), RedisStore)
 
@@ -334,5 +374,6 @@ class TestSetting:
         url = "redis://127.0.0.1:6379/0"
         env = {"KINDWAVE_DEBUG": "true", "KINDWAVE_REDIS_URL": url}
         assert load_config(env).redis_url == url
-        with pytest.raises(ConfigError, match="KINDWAVE_REDIS_URL"):
-            load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_REDIS_URL": "http://x"})
+        with pytest.raises(ConfigError, match="KINDWAVE_REDIS_URL") as refused:
+            load_config({"KINDWAVE_DEBUG": "true", "KINDWAVE_REDIS_URL": "http://:s3cret@x"})
+        assert "s3cret" not in str(refused.value)  # a URL may hold a password

@@ -201,6 +201,9 @@ return added
 """
 #: Homes written by one call of the script.
 BATCH = 1_000
+#: How long a home being built may take before its key expires and the next read builds
+#: it again.
+BUILD_SECONDS = 120
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -264,17 +267,23 @@ class RedisStore:
 
         The marker goes in first, so that a post committed while the posts are read is
         delivered to the home rather than skipped (the two meet in a set: no duplicate);
-        a reader at that very moment may see the home still filling. If reading the posts
-        fails, the home is dropped again so that the next read starts afresh."""
+        a reader at that very moment may see the home still filling. Until the home is
+        filled the key expires (``BUILD_SECONDS``): a build cut short — a Redis error, or
+        the worker killed — leaves a key that disappears, and the next read builds again,
+        rather than a home that looks built and stays empty."""
         key = home_key(account.pk)
-        self.redis.zadd(key, {str(BUILT): BUILT})
+        with self.redis.pipeline() as pipe:  # MULTI: the marker never lives without expiry
+            pipe.zadd(key, {str(BUILT): BUILT})
+            pipe.expire(key, BUILD_SECONDS)
+            pipe.execute()
         try:
             ids = self._rebuild(account)
+            if ids:
+                self._add(keys=[key], args=[self._cap(), *ids])
         except BaseException:
             self.redis.delete(key)
             raise
-        if ids:
-            self._add(keys=[key], args=[self._cap(), *ids])
+        self.redis.persist(key)
 
     def page(
         self,
