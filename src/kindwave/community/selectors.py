@@ -356,7 +356,7 @@ def home(
     # A full page newest first never needs older posts; oldest first (min_id) it does
     # when min_id lies below the kept entries.
     if min_id is not None or len(ids) < limit:
-        floor = store.floor(account, timelines.HOME_CAP)
+        floor = store.floor(account)
         lower = max(x for x in (since_id, min_id, 0) if x is not None)
         if floor is not None and lower < floor - 1:
             older = _ids_page(

@@ -108,7 +108,7 @@ class TimelineStore(Protocol):
     ) -> list[int]:
         """One page of the kept home's status ids, newest first, without muted accounts."""
 
-    def floor(self, account: Account, cap: int) -> int | None:
+    def floor(self, account: Account) -> int | None:
         """The oldest kept post of a home that holds any, else ``None``: a page that runs
         past it continues from the posts. (Not only for a full home: a delete lowers a full
         home under the cap while older posts were trimmed, and they must stay reachable.)"""
@@ -175,7 +175,7 @@ class DatabaseStore:
             return sorted(oldest, reverse=True)
         return list(entries.order_by("-status_id").values_list("status_id", flat=True)[:limit])
 
-    def floor(self, account: Account, cap: int) -> int | None:
+    def floor(self, account: Account) -> int | None:
         kept = TimelineEntry.objects.filter(account=account).aggregate(
             oldest=Min("status_id"), count=Count("id")
         )
@@ -318,7 +318,7 @@ class RedisStore:
             found += _shown(account, ids, muted)
         return sorted(found, reverse=True)
 
-    def floor(self, account: Account, cap: int) -> int | None:
+    def floor(self, account: Account) -> int | None:
         key = home_key(account.pk)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zcard(key)
